@@ -1,0 +1,66 @@
+/**
+ * The one place that decides what the terminal can do: colour, spinners, prompts.
+ * Colour and spinners only on a TTY, never with NO_COLOR, CI or --json.
+ * Prompts only when stdin and stderr are TTYs, CI is unset and --yes was not given.
+ */
+export interface TerminalOptions {
+  json?: boolean
+  yes?: boolean
+}
+
+function envSet(name: string): boolean {
+  const v = process.env[name]
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false'
+}
+
+export function isCI(): boolean {
+  return envSet('CI')
+}
+
+/** True when stderr is a terminal a person is looking at and decoration is allowed. */
+export function canDecorate(opts: TerminalOptions = {}): boolean {
+  if (opts.json) return false
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
+  if (isCI()) return false
+  return Boolean(process.stderr.isTTY)
+}
+
+/** True when we may ask the user a question. */
+export function canPrompt(opts: TerminalOptions = {}): boolean {
+  if (opts.yes || opts.json) return false
+  if (isCI()) return false
+  return Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY)
+}
+
+export function debugEnabled(verbose = false): boolean {
+  return verbose || envSet('LOBU_DEBUG')
+}
+
+/** A minimal spinner facade; ora is loaded lazily and only when decoration is allowed. */
+export interface Spinner {
+  text: string
+  stop(): void
+  succeed(text?: string): void
+  fail(text?: string): void
+}
+
+const noopSpinner = (text: string): Spinner => ({
+  text,
+  stop() {},
+  succeed() {},
+  fail() {},
+})
+
+export async function startSpinner(text: string, opts: TerminalOptions = {}): Promise<Spinner> {
+  if (!canDecorate(opts)) return noopSpinner(text)
+  const {default: ora} = await import('ora')
+  const s = ora({text, stream: process.stderr}).start()
+  return s as unknown as Spinner
+}
+
+/** Styling helpers that degrade to plain text when decoration is off. Loaded lazily. */
+export async function styles(opts: TerminalOptions = {}) {
+  const {Chalk} = await import('chalk')
+  const chalk = new Chalk({level: canDecorate(opts) ? 1 : 0})
+  return chalk
+}
