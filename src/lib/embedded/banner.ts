@@ -1,0 +1,42 @@
+/**
+ * The `lobu run` banner (stderr): URL, storage, the project's agents and their providers (a
+ * provider whose key is missing is shown as such), then the next command to try.
+ */
+import type {Project} from '../config/index.js'
+import {catalogEntry} from '../gateway/providers/catalog.js'
+
+export interface BannerInput {
+  url: string
+  storage: string
+  project?: Project
+  env: Record<string, string | undefined>
+  applied?: {agents: Array<{id: string; action: string}>}
+  systemProviders: Array<{id: string; model: string}>
+  warnHost?: string
+}
+
+function keyStatus(key: string | undefined, secretRef: string | undefined, id: string, env: BannerInput['env']): string {
+  if (secretRef) return `secret ${secretRef}`
+  if (key === undefined) return catalogEntry(id)?.keyEnv.length ? 'no key' : 'keyless'
+  const m = /^\$\{?([A-Z_][A-Z0-9_]*)\}?$/.exec(key)
+  if (!m) return 'literal key'
+  return env[m[1]!] ? `$${m[1]}` : `$${m[1]} missing`
+}
+
+export function bannerLines(input: BannerInput): string[] {
+  const lines = [`Lobu gateway listening on ${input.url}`, `  data      ${input.storage}`]
+  const agents = input.project ? Object.entries(input.project.config.agents ?? {}) : []
+  if (agents.length > 0) {
+    lines.push('  agents')
+    for (const [id, agent] of agents) {
+      const providers = (agent.providers ?? []).map((p) => `${p.id}/${p.model} (${keyStatus(p.key, p.secret_ref, p.id, input.env)})`)
+      const action = input.applied?.agents.find((a) => a.id === id)?.action
+      lines.push(`    ${id.padEnd(16)} ${providers.length > 0 ? providers.join(', ') : 'system providers'}${action ? `  [${action}]` : ''}`)
+    }
+  }
+  const sys = input.systemProviders.map((p) => p.id)
+  lines.push(`  default   ${sys.length > 0 ? `system providers: ${sys.join(', ')}` : 'no system provider (no provider key set in the environment)'}`)
+  if (input.warnHost) lines.push(`Warning: listening on ${input.warnHost}, which is not a loopback address: anyone who can reach it can try tokens.`)
+  lines.push('', `Try: lobu chat -c local "hello"`, 'Press Ctrl-C to stop.')
+  return lines
+}

@@ -1,0 +1,135 @@
+/**
+ * Boot the embedded gateway inside this process, the way `lobu run` does (and `lobu chat` when
+ * nothing answers on the local context): pre-flight, port, data-dir lock, template, bootstrap,
+ * the stored CLI token, context `local`, then auto-apply of the project's agents.
+ *
+ * Heavy: import lazily from commands.
+ */
+import {mkdir} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import path from 'node:path'
+
+import type {Project} from '../config/index.js'
+import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
+import {getStoredToken, saveToken} from '../credentials/index.js'
+import type {RunningGateway} from '../gateway/server.js'
+import {gatewayRoutes} from './routes.js'
+
+export const DEFAULT_PORT = 8787
+
+export interface BootOptions {
+  project?: Project
+  port?: number
+  host?: string
+  dataDir?: string
+  env?: NodeJS.ProcessEnv
+  /** Apply lobu.toml to org `local` (as `lobu apply --yes --prune`). Default true when a project is given. */
+  apply?: boolean
+  version?: string
+  /** Progress lines for stderr. */
+  log?: (line: string) => void
+  logger?: (level: 'info' | 'warn' | 'error' | 'debug', msg: string) => void
+}
+
+export interface BootedGateway {
+  gateway: RunningGateway
+  url: string
+  origin: string
+  token: string
+  /** What the data lives in: the data dir, or the database URL without its password. */
+  storage: string
+  /** The auto-apply result, when one ran. */
+  applied?: AutoApplyResult
+  close(): Promise<void>
+}
+
+export interface AutoApplyResult {
+  agents: Array<{id: string; action: string}>
+  summary: {create: number; update: number; delete: number; noop: number}
+}
+
+/** Data dir: flag > $LOBU_DATA_DIR > <project root>/.lobu/data > $XDG_DATA_HOME/lobu/data > ~/.local/share/lobu/data. */
+export function resolveDataDir(opts: {flag?: string; env?: NodeJS.ProcessEnv; project?: Project}): string {
+  const env = opts.env ?? process.env
+  if (opts.flag) return path.resolve(opts.flag)
+  if (env.LOBU_DATA_DIR) return path.resolve(env.LOBU_DATA_DIR)
+  if (opts.project) return path.join(opts.project.root, '.lobu', 'data')
+  const xdg = env.XDG_DATA_HOME || path.join(env.HOME || homedir(), '.local', 'share')
+  return path.join(xdg, 'lobu', 'data')
+}
+
+export function resolvePort(flag: number | undefined, project?: Project): number {
+  return flag ?? project?.config.gateway?.port ?? DEFAULT_PORT
+}
+
+/** The database URL without its password, for banners. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return 'postgres://…'
+  }
+}
+
+export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway> {
+  const env = opts.env ?? process.env
+  const log = opts.log ?? (() => {})
+  const project = opts.project
+  const doApply = opts.apply ?? Boolean(project)
+
+  // Pre-flight before anything is written: the desired state (resolves every $NAME; exit 2 on a
+  // missing one) is built before the port is bound or the data dir is touched.
+  let desired: unknown
+  if (doApply && project) {
+    const {buildDesiredState} = await import('../apply/desired-state.js')
+    desired = await buildDesiredState(project, project.env)
+  }
+
+  const databaseUrl = env.DATABASE_URL || undefined
+  const dataDir = resolveDataDir({flag: opts.dataDir, env, project})
+  if (!databaseUrl) await mkdir(dataDir, {recursive: true, mode: 0o700})
+
+  const {startGateway} = await import('../gateway/server.js')
+  const gateway = await startGateway({
+    host: opts.host ?? '127.0.0.1',
+    port: resolvePort(opts.port, project),
+    dataDir,
+    databaseUrl,
+    env,
+    version: opts.version ?? '0.0.0',
+    project: project ? {id: project.config.project?.id ?? path.basename(project.root), root: project.root} : undefined,
+    logger: opts.logger,
+    routes: await gatewayRoutes(),
+  })
+
+  try {
+    // Every boot: a valid CLI token for the origin we serve, and `local` pointing at it.
+    const stored = getStoredToken(gateway.origin, env)
+    const t = await gateway.ensureLocalCliToken(stored?.token)
+    if (t.created || !stored) {
+      saveToken(gateway.origin, {token: t.token, tokenId: t.tokenId, org: t.org, user: t.user, scopes: t.scopes, expiresAt: t.expiresAt}, env)
+    }
+    setContext(LOCAL_CONTEXT, gateway.url, env)
+
+    let applied: AutoApplyResult | undefined
+    if (doApply && project && desired) {
+      const {autoApply} = await import('./auto-apply.js')
+      applied = await autoApply({gateway, token: t.token, project, desired, log})
+    }
+
+    return {
+      gateway,
+      url: gateway.url,
+      origin: gateway.origin,
+      token: t.token,
+      storage: databaseUrl ? redactDatabaseUrl(databaseUrl) : dataDir,
+      applied,
+      close: () => gateway.close(),
+    }
+  } catch (err) {
+    await gateway.close().catch(() => undefined)
+    throw err
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * `lobu run` in the foreground: boot, banner, optional --watch, and shutdown on SIGINT/SIGTERM
+ * (stop accepting, end streams, close the database, release the lock, exit 0; a second signal
+ * exits at once).
+ */
+import type {Project} from '../config/index.js'
+import {bannerLines} from './banner.js'
+import {bootLocalGateway, type BootOptions} from './boot.js'
+
+export interface RunOptions extends BootOptions {
+  watch?: boolean
+  quiet?: boolean
+  configPath?: string
+  cwd: string
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
+
+export async function runForeground(opts: RunOptions): Promise<number> {
+  const log = opts.quiet ? () => {} : (line: string) => process.stderr.write(line + '\n')
+  const booted = await bootLocalGateway({...opts, log})
+  if (!opts.quiet) {
+    for (const line of bannerLines({
+      url: booted.url,
+      storage: booted.storage,
+      project: opts.project,
+      env: opts.project?.env ?? (opts.env as Record<string, string>) ?? process.env,
+      applied: booted.applied,
+      systemProviders: booted.gateway.systemProviders,
+      warnHost: opts.host && !LOOPBACK.has(opts.host) ? opts.host : undefined,
+    })) process.stderr.write(line + '\n')
+  }
+
+  let stopWatching: (() => void) | undefined
+  if (opts.watch && opts.project) {
+    const {watchProject} = await import('./watch.js')
+    stopWatching = watchProject({
+      project: opts.project,
+      cwd: opts.cwd,
+      configPath: opts.configPath,
+      gateway: booted.gateway,
+      token: booted.token,
+      log: (line) => process.stderr.write(line + '\n'),
+    })
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(`\n${signal} again: exiting now.\n`)
+        process.exit(130)
+      }
+      stopping = true
+      if (!opts.quiet) process.stderr.write(`\n${signal}: shutting down…\n`)
+      stopWatching?.()
+      booted
+        .close()
+        .then(() => resolve(0))
+        .catch((err: unknown) => {
+          process.stderr.write(`Error: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`)
+          resolve(1)
+        })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}
+
+export type {Project}
