@@ -61,8 +61,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     let error: LobuError
     if (isLobuError(err)) {
       error = err
-    } else if ('parse' in err && err.oclif?.exit !== undefined) {
-      // oclif parse errors (unknown flag, missing argument): usage errors.
+    } else if (err.oclif?.exit === EXIT.usage || 'parse' in err) {
+      // oclif parse errors (unknown flag, missing argument, bad flag value): usage errors.
       error = new LobuError(err.message.split('\n')[0] ?? err.message, EXIT.usage, {
         code: 'USAGE',
         details: err.message.split('\n').slice(1).filter(Boolean),
