@@ -1,0 +1,73 @@
+import {fstatSync, readFileSync} from 'node:fs'
+import {isatty} from 'node:tty'
+
+import {Args, Flags} from '@oclif/core'
+
+import {UsageError} from '../../lib/cli/errors.js'
+import {GatewayCommand} from '../../lib/cli/gateway-command.js'
+
+interface CreatedOrg {
+  org: {id: string; slug: string; name?: string}
+  user: {id: string; email?: string; name?: string}
+  token: {id?: string; token: string; scopes?: string[]; expiresAt?: string | null} | string
+}
+
+/**
+ * The owner's password from stdin: with --password-stdin, or when stdin is a shell pipe or a file.
+ * Never from a flag value (shell history, ps) and never from a terminal.
+ */
+function passwordFromStdin(explicit: boolean): string | undefined {
+  if (isatty(0)) {
+    if (explicit) throw new UsageError('--password-stdin needs the password piped in', {hint: 'printf %s "$PW" | lobu org create …'})
+    return undefined
+  }
+  const stat = fstatSync(0)
+  if (!explicit && !stat.isFIFO() && !stat.isFile()) return undefined
+  const text = readFileSync(0, 'utf8').replace(/\r?\n$/, '')
+  if (text === '' && explicit) throw new UsageError('--password-stdin: stdin was empty', {code: 'USAGE'})
+  return text === '' ? undefined : text
+}
+
+export default class OrgCreate extends GatewayCommand<typeof OrgCreate> {
+  static description = `Create an organization, its owner and a token for the owner (admin)
+Needs a token with the admin scope (the local user of lobu run has it). The owner's password, used only by the device-login page, is read from stdin when piped, never from a flag. The owner's token is printed once, on stdout.`
+
+  static examples = [
+    '<%= config.bin %> org create acme --owner-email ada@acme.test --owner-name "Ada Lovelace"',
+    'printf %s "$OWNER_PASSWORD" | <%= config.bin %> org create acme --owner-email ada@acme.test -c team --json',
+  ]
+
+  static args = {
+    slug: Args.string({description: 'Org slug (lowercase letters, digits and "-")', required: true}),
+  }
+
+  static flags = {
+    name: Flags.string({description: 'Display name of the org (default: the slug)'}),
+    'owner-email': Flags.string({description: "Owner's email", required: true}),
+    'owner-name': Flags.string({description: "Owner's name (default: the email's local part)"}),
+    'password-stdin': Flags.boolean({description: "Read the owner's password from stdin (also done when stdin is a pipe)"}),
+  }
+
+  async run(): Promise<CreatedOrg> {
+    const {slug} = this.args
+    const email = this.flags['owner-email'].trim()
+    if (!/^[^\s@]+@[^\s@]+$/.test(email)) {
+      throw new UsageError(`invalid --owner-email "${email}"`, {code: 'INVALID_EMAIL', hint: 'Give an address like ada@acme.test'})
+    }
+    const password = passwordFromStdin(this.flags['password-stdin'])
+    const owner: Record<string, string> = {email, name: this.flags['owner-name'] ?? email.split('@')[0]!}
+    if (password !== undefined) owner.password = password
+
+    const client = await this.client()
+    const created = await client.post<CreatedOrg>('/api/v1/admin/orgs', {slug, name: this.flags.name ?? slug, owner})
+    if (!this.jsonEnabled()) {
+      const token = typeof created.token === 'string' ? created.token : created.token?.token
+      this.note(`Created org ${created.org?.slug ?? slug} (${created.org?.id ?? '?'}) with owner ${created.user?.email ?? email}`)
+      if (token) {
+        this.log(token)
+        this.note("The owner's token is shown once: hand it over safely (they use it as LOBU_TOKEN or with lobu oauth login --with-token).")
+      }
+    }
+    return created
+  }
+}

@@ -1,0 +1,19 @@
+/** Contexts (named gateway URLs), the config dir and per-context state. See spec/cli.md "Contexts and tokens". */
+export {configDir, ensureConfigDir, writeFileAtomic} from './files.js'
+export type {Env} from './files.js'
+export {
+  DEFAULT_PORT,
+  LOCAL_CONTEXT,
+  addContext,
+  builtinLocalUrl,
+  currentContextName,
+  listContexts,
+  normalizeGatewayUrl,
+  removeContext,
+  resolveContext,
+  setContext,
+  useContext,
+  validateContextName,
+} from './contexts.js'
+export type {ContextInfo, ContextOptions, ContextSource, RemovedContext, ResolvedContext} from './contexts.js'
+export {forgetContextState, getLastThread, setLastThread} from './state.js'

@@ -1,0 +1,139 @@
+import {chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {LobuError} from '../../../src/lib/cli/errors.js'
+import {
+  credentialsPath,
+  defaultTokenName,
+  forgetToken,
+  getStoredToken,
+  parseExpiresIn,
+  parseScopes,
+  saveToken,
+  tokenForContext,
+} from '../../../src/lib/credentials/index.js'
+
+let root: string
+let env: Record<string, string | undefined>
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'lobu-cred-'))
+  env = {LOBU_CONFIG_DIR: join(root, 'cfg')}
+})
+
+afterEach(() => {
+  rmSync(root, {recursive: true, force: true})
+})
+
+function catchError(fn: () => unknown): LobuError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(LobuError)
+    return error as LobuError
+  }
+  throw new Error('expected an error')
+}
+
+const entry = (token: string) => ({
+  token,
+  tokenId: 'tok_1',
+  org: 'local',
+  user: 'me',
+  scopes: ['agents:read', 'chat'],
+  expiresAt: '2030-01-01T00:00:00.000Z',
+})
+
+describe('credentials.json', () => {
+  it('is written 0600 in a 0700 dir, keyed by origin, with no temp file left', () => {
+    saveToken('http://127.0.0.1:8787/', entry('lobu_pat_a'), env)
+    const path = credentialsPath(env)
+    expect(path).toBe(join(env.LOBU_CONFIG_DIR!, 'credentials.json'))
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    expect(statSync(env.LOBU_CONFIG_DIR!).mode & 0o777).toBe(0o700)
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({
+      version: 1,
+      tokens: {'http://127.0.0.1:8787': entry('lobu_pat_a')},
+    })
+    saveToken('https://lobu.example.com/some/path', entry('lobu_pat_b'), env)
+    expect(readdirSync(env.LOBU_CONFIG_DIR!)).toEqual(['credentials.json'])
+    expect(getStoredToken('https://lobu.example.com', env)?.token).toBe('lobu_pat_b')
+    expect(getStoredToken('http://127.0.0.1:8787', env)?.token).toBe('lobu_pat_a')
+    // a different port is a different origin
+    expect(getStoredToken('http://127.0.0.1:8788', env)).toBeUndefined()
+  })
+
+  it('forgets a token for one origin only', () => {
+    saveToken('http://127.0.0.1:8787', entry('lobu_pat_a'), env)
+    saveToken('https://lobu.example.com', entry('lobu_pat_b'), env)
+    expect(forgetToken('http://127.0.0.1:8787', env)).toBe(true)
+    expect(forgetToken('http://127.0.0.1:8787', env)).toBe(false)
+    expect(getStoredToken('http://127.0.0.1:8787', env)).toBeUndefined()
+    expect(getStoredToken('https://lobu.example.com', env)?.token).toBe('lobu_pat_b')
+  })
+
+  it('refuses a group/world-readable file with exit 3 and a chmod hint', () => {
+    saveToken('http://127.0.0.1:8787', entry('lobu_pat_a'), env)
+    const path = credentialsPath(env)
+    chmodSync(path, 0o644)
+    for (const fn of [
+      () => getStoredToken('http://127.0.0.1:8787', env),
+      () => tokenForContext({origin: 'http://127.0.0.1:8787'}, env),
+      () => saveToken('http://127.0.0.1:8787', entry('lobu_pat_c'), env),
+    ]) {
+      const error = catchError(fn)
+      expect(error.exitCode).toBe(3)
+      expect(error.message).toBe('credentials.json is readable by other users')
+      expect(error.hint).toBe(`chmod 600 ${path}`)
+    }
+    chmodSync(path, 0o600)
+    expect(getStoredToken('http://127.0.0.1:8787', env)?.token).toBe('lobu_pat_a')
+  })
+
+  it('tightens a loose config dir when it writes a token', () => {
+    saveToken('http://127.0.0.1:8787', entry('lobu_pat_a'), env)
+    chmodSync(env.LOBU_CONFIG_DIR!, 0o755)
+    saveToken('http://127.0.0.1:8787', entry('lobu_pat_b'), env)
+    expect(statSync(env.LOBU_CONFIG_DIR!).mode & 0o777).toBe(0o700)
+  })
+})
+
+describe('tokenForContext', () => {
+  it('uses LOBU_TOKEN over the stored token, and the stored one otherwise', () => {
+    const ctx = {origin: 'http://127.0.0.1:8787'}
+    expect(tokenForContext(ctx, env)).toBeUndefined()
+    saveToken(ctx.origin, entry('lobu_pat_stored'), env)
+    expect(tokenForContext(ctx, env)).toMatchObject({token: 'lobu_pat_stored', source: 'stored'})
+    expect(tokenForContext(ctx, {...env, LOBU_TOKEN: 'lobu_pat_env'})).toEqual({token: 'lobu_pat_env', source: 'env'})
+    expect(tokenForContext(ctx, {...env, LOBU_TOKEN: ''})).toMatchObject({token: 'lobu_pat_stored', source: 'stored'})
+    // the stored token of another origin is never used
+    expect(tokenForContext({origin: 'https://other.example.com'}, env)).toBeUndefined()
+  })
+})
+
+describe('token request options', () => {
+  it('parses scopes, rejecting unknown and empty ones with exit 2', () => {
+    expect(parseScopes(['chat', 'agents:read,chat', 'tokens:write admin'])).toEqual(['chat', 'agents:read', 'tokens:write', 'admin'])
+    const unknown = catchError(() => parseScopes(['chat', 'foo', 'agents:delete']))
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.message).toBe('unknown scopes: foo, agents:delete')
+    expect(catchError(() => parseScopes([''])).exitCode).toBe(2)
+  })
+
+  it('parses --expires-in', () => {
+    expect(parseExpiresIn('30d')).toEqual({expiresIn: '30d', seconds: 30 * 86_400})
+    expect(parseExpiresIn('12h')).toEqual({expiresIn: '12h', seconds: 12 * 3600})
+    expect(parseExpiresIn('never')).toEqual({expiresIn: 'never', seconds: null})
+    for (const bad of ['', '0d', '30', '1y', '-1d', '3651d', 'forever']) {
+      expect(catchError(() => parseExpiresIn(bad)).exitCode).toBe(2)
+    }
+  })
+
+  it('names tokens cli-<host>-<date>', () => {
+    expect(defaultTokenName(new Date(2025, 2, 7), 'Ada-MacBook.local')).toBe('cli-ada-macbook-2025-03-07')
+    expect(defaultTokenName(new Date(2025, 11, 31), '???')).toBe('cli-host-2025-12-31')
+  })
+})
