@@ -1,0 +1,115 @@
+/**
+ * Token service: mint, list and revoke personal access tokens of the caller (S1, S19).
+ * Every query takes the caller's org and user ids.
+ */
+import type {StoreTx, TokenRow} from '../store/types.js'
+import {badRequest, forbidden, notFound} from '../http/errors.js'
+import type {AuthContext} from './authenticate.js'
+import {DEFAULT_EXPIRES_IN, InvalidExpiryError, expiryDate} from './expiry.js'
+import {SCOPES, isScope, normalizeScopes, type Scope} from './scopes.js'
+import {generateToken, hashToken} from './tokens.js'
+
+export interface CreatedToken {
+  id: string
+  /** The plaintext token: returned exactly once, never stored. */
+  token: string
+  name: string
+  scopes: Scope[]
+  expiresAt: string | null
+}
+
+export interface TokenView {
+  id: string
+  name: string
+  scopes: string[]
+  createdAt: string
+  lastUsedAt: string | null
+  expiresAt: string | null
+  expired: boolean
+  /** True for the token that made this request. */
+  current: boolean
+}
+
+export interface CreateTokenInput {
+  name: string
+  scopes: string[]
+  /** `30d`, `12h`, `never`, or seconds; default 90 days. */
+  expiresIn?: string | number
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
+
+/** Check requested scopes: non-empty, all known (400), all held by the caller (403, S19). */
+export function checkRequestedScopes(requested: readonly string[], held: ReadonlySet<string> | null): Scope[] {
+  if (requested.length === 0) throw badRequest('INVALID_SCOPE', 'scopes must not be empty', `valid scopes: ${SCOPES.join(', ')}`)
+  const unknown = requested.filter((s) => !isScope(s))
+  if (unknown.length > 0) {
+    throw badRequest('INVALID_SCOPE', `unknown scope${unknown.length > 1 ? 's' : ''}: ${unknown.map((s) => JSON.stringify(s)).join(', ')}`, `valid scopes: ${SCOPES.join(', ')}`)
+  }
+  const scopes = normalizeScopes(requested as Scope[])
+  if (held) {
+    const missing = scopes.filter((s) => !held.has(s))
+    if (missing.length > 0) {
+      throw forbidden(`cannot grant scope${missing.length > 1 ? 's' : ''} ${missing.map((s) => `\`${s}\``).join(', ')}: this token does not hold ${missing.length > 1 ? 'them' : 'it'}`)
+    }
+  }
+  return scopes
+}
+
+export function resolveExpiry(expiresIn: string | number | undefined, now: Date = new Date()): Date | null {
+  try {
+    return expiryDate(expiresIn ?? DEFAULT_EXPIRES_IN, now)
+  } catch (err) {
+    if (err instanceof InvalidExpiryError) throw badRequest('INVALID_REQUEST', `expiresIn: ${err.message}`)
+    throw err
+  }
+}
+
+/** Mint a token row and return the plaintext once. No scope checks: callers decide. */
+export async function mintToken(
+  tx: StoreTx,
+  input: {orgId: string; userId: string; name: string; scopes: Scope[]; expiresAt: Date | null},
+): Promise<{row: TokenRow; token: string}> {
+  const token = generateToken()
+  const row = await tx.tokens.create({...input, tokenHash: hashToken(token)})
+  return {row, token}
+}
+
+export function toCreatedToken(row: TokenRow, token: string): CreatedToken {
+  return {id: row.id, token, name: row.name, scopes: normalizeScopes(row.scopes.filter(isScope)), expiresAt: iso(row.expiresAt)}
+}
+
+export class TokenService {
+  constructor(private readonly store: StoreTx) {}
+
+  async create(auth: AuthContext, input: CreateTokenInput, now: Date = new Date()): Promise<CreatedToken> {
+    const scopes = checkRequestedScopes(input.scopes, auth.scopes)
+    const expiresAt = resolveExpiry(input.expiresIn, now)
+    const {row, token} = await mintToken(this.store, {orgId: auth.org.id, userId: auth.user.id, name: input.name, scopes, expiresAt})
+    return toCreatedToken(row, token)
+  }
+
+  /** The caller's live (unrevoked) tokens in its org; never the hash or the secret. */
+  async list(auth: AuthContext, now: Date = new Date()): Promise<TokenView[]> {
+    const rows = await this.store.tokens.listForUser(auth.org.id, auth.user.id)
+    return rows
+      .filter((row) => !row.revokedAt)
+      .map((row) => ({
+        id: row.id,
+        name: row.name,
+        scopes: row.scopes,
+        createdAt: row.createdAt.toISOString(),
+        lastUsedAt: iso(row.lastUsedAt),
+        expiresAt: iso(row.expiresAt),
+        expired: row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime(),
+        current: row.id === auth.token.id,
+      }))
+  }
+
+  /** Revoke one of the caller's own tokens; another user's or a missing one is the same 404. */
+  async revoke(auth: AuthContext, id: string): Promise<{id: string; revoked: true}> {
+    const done = id.length <= 200 && (await this.store.tokens.revoke(auth.org.id, auth.user.id, id))
+    if (!done) throw notFound('token not found', 'list your tokens with `lobu token list`')
+    return {id, revoked: true}
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The Hono app: guards, body limit, auth for `/api/*` and `/v1/*`, JSON errors everywhere,
+ * then the routes of every module.
+ */
+import {Hono} from 'hono'
+import {bodyLimit} from 'hono/body-limit'
+import {HTTPException} from 'hono/http-exception'
+import type {ContentfulStatusCode} from 'hono/utils/http-status'
+
+import {authMiddleware} from './auth.js'
+import {HttpError, errorBody} from './errors.js'
+import {originGuard} from './guards.js'
+import type {App, AppEnv, RouteModule, Services} from './types.js'
+
+export const MAX_BODY_BYTES = 1024 * 1024
+
+export interface BuildAppOptions {
+  services: Services
+  routes: readonly RouteModule[]
+  /** True when bound to a loopback host: enables the Host/Origin checks of S8. */
+  loopback: boolean
+  port: number
+}
+
+export function buildApp(opts: BuildAppOptions): App {
+  const {services} = opts
+  const app = new Hono<AppEnv>()
+
+  app.onError((err, c) => {
+    if (err instanceof HttpError) return c.json(err.toBody(), err.status)
+    if (err instanceof HTTPException) {
+      const status = err.status as ContentfulStatusCode
+      if (status === 413) return c.json(tooLarge(), 413)
+      if (status < 500) return c.json(errorBody('BAD_REQUEST', err.message || 'bad request'), status)
+    }
+    services.log('error', `${c.req.method} ${c.req.path} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    return c.json(errorBody('INTERNAL', 'internal server error', 'the gateway log has the details'), 500)
+  })
+  app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404))
+
+  // Debug log of each request: method, path (never the query: it is no place for secrets, but
+  // a client may still put one there) and status.
+  app.use('*', async (c, next) => {
+    const started = Date.now()
+    await next()
+    services.log('debug', `${c.req.method} ${c.req.path} → ${c.res.status} (${Date.now() - started} ms)`)
+  })
+  app.use('*', async (c, next) => {
+    c.header('cache-control', 'no-store')
+    c.header('x-content-type-options', 'nosniff')
+    await next()
+  })
+  app.use('*', originGuard({loopback: opts.loopback, port: opts.port}))
+  app.use('*', bodyLimit({maxSize: MAX_BODY_BYTES, onError: (c) => c.json(tooLarge(), 413)}))
+  app.use('/api/*', authMiddleware(services.store))
+  app.use('/v1/*', authMiddleware(services.store))
+
+  for (const route of opts.routes) route.register(app, services)
+  return app
+}
+
+function tooLarge() {
+  return errorBody('PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes (1 MiB)`)
+}

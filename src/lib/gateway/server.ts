@@ -1,0 +1,240 @@
+/**
+ * The embedded gateway: one HTTP server (Hono on @hono/node-server) over one store.
+ *
+ * Boot order: bind the port FIRST (a busy port fails before anything is written), take the
+ * data-dir lock, load the install key, open the store (migrations), bootstrap, then answer.
+ * Requests that arrive before that get 503.
+ */
+import type {Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
+
+import {createAdaptorServer} from '@hono/node-server'
+
+import {OperationError} from '../cli/errors.js'
+import {AgentService} from './agents/service.js'
+import {computeSystemProviders} from './agents/system-providers.js'
+import {TokenService} from './auth/token-service.js'
+import {bootstrap, ensureLocalCliToken, type LocalCliToken} from './bootstrap/index.js'
+import {loadInstallKey} from './crypto/index.js'
+import {buildApp} from './http/app.js'
+import {errorBody} from './http/errors.js'
+import {isLoopbackHost} from './http/guards.js'
+import {coreRoutes} from './http/routes/index.js'
+import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
+import {OrgService} from './orgs/service.js'
+import {openStore} from './store/index.js'
+import {acquireDataDirLock} from './store/lock.js'
+import type {ProviderSpec, Store} from './store/types.js'
+
+export interface GatewayOptions {
+  /** Default 127.0.0.1. A non-loopback host disables the loopback Host/Origin rules (S8). */
+  host?: string
+  /** 0 = a random free port. */
+  port: number
+  /** PGlite data dir (and where encryption.key lives). Locked for this process. */
+  dataDir?: string
+  /** PostgreSQL URL; when set, PGlite is not used. */
+  databaseUrl?: string
+  /** The gateway's environment (system provider keys, ENCRYPTION_KEY); default process.env. */
+  env?: NodeJS.ProcessEnv
+  version: string
+  project?: {id: string; root: string}
+  logger?: Logger
+  /** Route modules mounted after the core ones. */
+  routes?: readonly RouteModule[]
+  /** Use this already-open store instead of opening one (tests). It is NOT closed by close(). */
+  store?: Store
+  /** Use this install key instead of loading one. */
+  installKey?: Buffer
+  /** Called once the port is bound, before the store opens (requests get 503 until ready). */
+  onListening?: (url: string) => void
+}
+
+export interface RunningGateway {
+  /** e.g. http://127.0.0.1:8787 */
+  url: string
+  /** The origin tokens are stored under in credentials.json (same as url). */
+  origin: string
+  host: string
+  port: number
+  store: Store
+  dataDir?: string
+  installKey: Buffer
+  systemProviders: ProviderSpec[]
+  services: Services
+  /** Keep a valid token of the local admin in org `local`, or mint one with all scopes. */
+  ensureLocalCliToken(candidate?: string): Promise<LocalCliToken>
+  /** Register a hook run at shutdown, before connections and the store close. */
+  onShutdown(fn: () => void | Promise<void>): void
+  /** Stop accepting, run shutdown hooks, close connections and the store, release the lock. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Exit 1: "port 8787 is in use — is another `lobu run` up? try --port". */
+export class PortInUseError extends OperationError {
+  readonly port: number
+  constructor(port: number, host: string) {
+    super(`port ${port} is in use — is another \`lobu run\` up?`, {code: 'PORT_IN_USE', hint: `try --port (another process listens on ${formatHost(host)}:${port})`})
+    this.port = port
+  }
+}
+
+/** How long close() lets open connections finish after the shutdown hooks before cutting them. */
+const CLOSE_GRACE_MS = 1500
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+}
+
+/** The address clients use: a wildcard bind is reached over loopback. */
+function clientHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1'
+  if (host === '::' || host === '[::]') return '[::1]'
+  return formatHost(host)
+}
+
+const defaultLogger: Logger = (level, msg) => {
+  if (level === 'error' || level === 'warn') process.stderr.write(`lobu gateway ${level}: ${msg}\n`)
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening)
+      if (err.code === 'EADDRINUSE') reject(new PortInUseError(port, host))
+      else reject(new OperationError(`cannot listen on ${formatHost(host)}:${port}: ${err.message}`, {code: 'LISTEN_FAILED', hint: 'try another --host or --port'}))
+    }
+    const onListening = () => {
+      server.off('error', onError)
+      resolve((server.address() as AddressInfo).port)
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      server.closeAllConnections()
+      resolve()
+      return
+    }
+    const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS)
+    force.unref()
+    server.close(() => {
+      clearTimeout(force)
+      resolve()
+    })
+    server.closeIdleConnections()
+  })
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const host = opts.host ?? '127.0.0.1'
+  const env = opts.env ?? process.env
+  const log = opts.logger ?? defaultLogger
+  const loopback = isLoopbackHost(host)
+
+  let phase: 'starting' | 'ready' | 'closing' = 'starting'
+  let handler: (req: Request, bindings: unknown) => Response | Promise<Response> = () => unavailable(phase)
+  const server = createAdaptorServer({fetch: (req, bindings) => (phase === 'ready' ? handler(req, bindings) : unavailable(phase))}) as Server
+
+  // 1. Bind first: a busy port fails before anything is written.
+  const port = await listen(server, opts.port, host)
+  const url = `http://${clientHost(host)}:${port}`
+  opts.onListening?.(url)
+
+  const shutdownHooks: Array<() => void | Promise<void>> = []
+  const shutdown = new AbortController()
+  const lifecycle: Lifecycle = {onShutdown: (fn) => void shutdownHooks.push(fn), signal: shutdown.signal}
+
+  let release: (() => Promise<void>) | undefined
+  let store: Store | undefined
+  const ownsStore = !opts.store
+  try {
+    const databaseUrl = opts.databaseUrl
+    if (!opts.store && !databaseUrl && !opts.dataDir) throw new OperationError('the gateway needs a data dir or a database URL', {code: 'NO_STORAGE'})
+    // 2. One process per PGlite data dir (S12), taken before PGlite opens it.
+    if (!opts.store && !databaseUrl && opts.dataDir) {
+      const lock = await acquireDataDirLock(opts.dataDir, {url})
+      release = async () => lock.release()
+    }
+    // 3. The install key (S6): validated at boot.
+    const installKey = opts.installKey ?? (await loadInstallKey({env, dataDir: opts.dataDir}))
+    // 4. The store, migrated.
+    store = opts.store ?? (await openStore({databaseUrl, dataDir: databaseUrl ? undefined : opts.dataDir}))
+    // 5. Bootstrap (convergent) with this boot's system providers.
+    const systemProviders = computeSystemProviders(env)
+    await bootstrap(store, {systemProviders})
+
+    const services: Services = {
+      store,
+      env,
+      version: opts.version,
+      project: opts.project ?? null,
+      installKey,
+      url,
+      origin: url,
+      log,
+      lifecycle,
+      systemProviders,
+      tokens: new TokenService(store),
+      orgs: new OrgService(store, () => systemProviders),
+      agents: new AgentService(store),
+    }
+    const app = buildApp({services, routes: [...coreRoutes, ...(opts.routes ?? [])], loopback, port})
+    handler = (req, bindings) => app.fetch(req, bindings as never)
+    phase = 'ready'
+
+    const openStoreRef = store
+    let closing: Promise<void> | undefined
+    const close = async () => {
+      phase = 'closing'
+      shutdown.abort()
+      for (const hook of [...shutdownHooks].reverse()) {
+        try {
+          await hook()
+        } catch (err) {
+          log('warn', `shutdown hook failed: ${err instanceof Error ? err.message : String(err)}`)
+        }
+      }
+      try {
+        await closeServer(server)
+      } finally {
+        try {
+          if (ownsStore) await openStoreRef.close()
+        } finally {
+          await release?.()
+        }
+      }
+    }
+
+    return {
+      url,
+      origin: url,
+      host,
+      port,
+      store,
+      dataDir: opts.dataDir,
+      installKey,
+      systemProviders,
+      services,
+      ensureLocalCliToken: (candidate?: string) => ensureLocalCliToken(openStoreRef, candidate),
+      onShutdown: lifecycle.onShutdown,
+      close: () => (closing ??= close()),
+    }
+  } catch (err) {
+    phase = 'closing'
+    await closeServer(server)
+    if (store && ownsStore) await store.close().catch(() => undefined)
+    await release?.().catch(() => undefined)
+    throw err
+  }
+}
+
+function unavailable(phase: 'starting' | 'ready' | 'closing'): Response {
+  const body = phase === 'closing' ? errorBody('UNAVAILABLE', 'the gateway is shutting down') : errorBody('UNAVAILABLE', 'the gateway is starting', 'retry in a moment')
+  return new Response(JSON.stringify(body), {status: 503, headers: {'content-type': 'application/json', 'retry-after': '1'}})
+}
