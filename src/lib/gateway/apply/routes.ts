@@ -1,0 +1,61 @@
+/**
+ * `POST /api/v1/apply/plan` and `POST /api/v1/apply` (scope agents:write). Thin: read and
+ * validate the body (400 INVALID_REQUEST with field paths, S15), call the service.
+ */
+import {encryptSecret, keyedHash} from '../crypto/index.js'
+import {requireScope} from '../http/auth.js'
+import {HttpError} from '../http/errors.js'
+import type {RouteModule, Services} from '../http/types.js'
+import {readJson} from '../http/validate.js'
+import {type Issue, parseApplyRequest, parsePlanRequest} from './schema.js'
+import {ApplyService, type SecretCodec} from './service.js'
+
+/** 400 INVALID_REQUEST whose body also lists `{path, message}` per problem. */
+export class InvalidRequestError extends HttpError {
+  constructor(readonly issues: Issue[]) {
+    const shown = issues.slice(0, 10).map((i) => `${i.path}: ${i.message}`)
+    if (issues.length > 10) shown.push(`… and ${issues.length - 10} more`)
+    super(400, 'INVALID_REQUEST', `invalid desired state: ${shown.join('; ')}`, 'Check lobu.toml with `lobu validate`')
+  }
+
+  override toBody() {
+    const body = super.toBody()
+    return {error: {...body.error, details: this.issues}}
+  }
+}
+
+/** The install key's codec: AES-256-GCM at rest (S6), keyed hash for comparisons. */
+export function secretCodec(installKey: Buffer): SecretCodec {
+  return {
+    encrypt: (value) => encryptSecret(installKey, value),
+    keyedHash: (value) => keyedHash(installKey, value),
+  }
+}
+
+export function createApplyRoutes(makeService: (services: Services) => ApplyService): RouteModule {
+  return {
+    name: 'apply',
+    register(app, services) {
+      const service = makeService(services)
+
+      app.post('/api/v1/apply/plan', requireScope('agents:write'), async (c) => {
+        const parsed = parsePlanRequest(await readJson(c))
+        if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+        const plan = await service.plan(c.get('auth').org.id, parsed.value.desired, {prune: parsed.value.prune})
+        return c.json(plan)
+      })
+
+      app.post('/api/v1/apply', requireScope('agents:write'), async (c) => {
+        const parsed = parseApplyRequest(await readJson(c))
+        if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+        const result = await service.apply(c.get('auth').org.id, parsed.value)
+        return c.json(result)
+      })
+    },
+  }
+}
+
+/** The route module mounted by the gateway. */
+export const applyRoutes: RouteModule = createApplyRoutes(
+  (services) => new ApplyService({store: services.store, codec: secretCodec(services.installKey)}),
+)
