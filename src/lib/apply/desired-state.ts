@@ -5,7 +5,7 @@
  */
 import {basename} from 'node:path'
 
-import {parseEnvRef, readAgentFiles, requireEnvRefs} from '../config/index.js'
+import {MissingEnvError, parseEnvRef, readAgentFiles, resolveEnvRefs} from '../config/index.js'
 import type {AgentConfig, McpConfig, Project, ProviderConfig} from '../config/types.js'
 import type {McpSpec, ProviderSpec} from '../gateway/store/types.js'
 import type {DesiredAgent, DesiredState} from './types.js'
@@ -37,13 +37,13 @@ export function literalSecretName(...parts: string[]): string {
 class Resolver {
   readonly secrets: Record<string, string> = {}
 
-  /** `values`: every `$NAME` of the project, resolved (requireEnvRefs made sure none is missing). */
+  /** `values`: every `$NAME` of the project that is set (missing ones were reported already). */
   constructor(private readonly values: Record<string, string>) {}
 
-  private lookup(name: string): string {
+  /** Record the value of `$name` as a secret; an unset one stays a bare reference. */
+  private take(name: string): void {
     const value = this.values[name]
-    if (value === undefined) throw new Error(`$${name} was not resolved`)
-    return value
+    if (value !== undefined) this.secrets[name] = value
   }
 
   /** Store a literal `value` as secret `name`; a clash with another value gets a suffix. */
@@ -58,7 +58,7 @@ class Resolver {
   secret(raw: string, literalName: string): string {
     const ref = envRefName(raw)
     if (!ref) return this.literal(literalName, raw)
-    this.secrets[ref] = this.lookup(ref)
+    this.take(ref)
     return ref
   }
 
@@ -66,7 +66,7 @@ class Resolver {
   refs(map: Record<string, string> | undefined): void {
     for (const value of Object.values(map ?? {})) {
       const ref = envRefName(value)
-      if (ref) this.secrets[ref] = this.lookup(ref)
+      if (ref) this.take(ref)
     }
   }
 }
@@ -135,8 +135,23 @@ function mergedEnv(project: Project, env: EnvLike): EnvLike {
  * over the project's .env; when any is missing this throws MissingEnvError (exit 2) listing all
  * of them with their place in lobu.toml, before anything is sent.
  */
-export async function buildDesiredState(project: Project, env: EnvLike = process.env): Promise<DesiredState> {
-  const r = new Resolver(requireEnvRefs(project, mergedEnv(project, env)))
+export interface DesiredStateOptions {
+  /**
+   * Called with the missing references instead of throwing (`lobu run`: a fresh project without
+   * a key still boots; the provider is applied without a value and shown as missing). Without
+   * it a missing reference throws MissingEnvError (exit 2, `lobu apply`).
+   */
+  onMissing?: (error: MissingEnvError) => void
+}
+
+export async function buildDesiredState(project: Project, env: EnvLike = process.env, opts: DesiredStateOptions = {}): Promise<DesiredState> {
+  const {missing, values} = resolveEnvRefs(project, mergedEnv(project, env))
+  if (missing.length > 0) {
+    const error = new MissingEnvError(missing, project.root)
+    if (!opts.onMissing) throw error
+    opts.onMissing(error)
+  }
+  const r = new Resolver(values)
   const agents = Object.entries(project.config.agents).map(([id, raw]) => buildAgent(id, raw, r))
   for (const agent of agents) {
     const files = await readAgentFiles(project, agent.id)

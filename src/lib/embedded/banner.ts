@@ -5,6 +5,8 @@
 import type {Project} from '../config/index.js'
 import {catalogEntry} from '../gateway/providers/catalog.js'
 
+const PAST: Record<string, string> = {create: 'created', update: 'updated', noop: 'unchanged', delete: 'deleted'}
+
 export interface BannerInput {
   url: string
   storage: string
@@ -31,7 +33,8 @@ export function bannerLines(input: BannerInput): string[] {
     for (const [id, agent] of agents) {
       const providers = (agent.providers ?? []).map((p) => `${p.id}/${p.model} (${keyStatus(p.key, p.secret_ref, p.id, input.env)})`)
       const action = input.applied?.agents.find((a) => a.id === id)?.action
-      lines.push(`    ${id.padEnd(16)} ${providers.length > 0 ? providers.join(', ') : 'system providers'}${action ? `  [${action}]` : ''}`)
+      const label = action ? `  (${PAST[action] ?? action})` : ''
+      lines.push(`    ${id.padEnd(16)} ${providers.length > 0 ? providers.join(', ') : 'system providers'}${label}`)
     }
   }
   const sys = input.systemProviders.map((p) => p.id)

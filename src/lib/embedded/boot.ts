@@ -13,7 +13,6 @@ import type {Project} from '../config/index.js'
 import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
 import {getStoredToken, saveToken} from '../credentials/index.js'
 import type {RunningGateway} from '../gateway/server.js'
-import {gatewayRoutes} from './routes.js'
 
 export const DEFAULT_PORT = 8787
 
@@ -84,7 +83,14 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
   let desired: unknown
   if (doApply && project) {
     const {buildDesiredState} = await import('../apply/desired-state.js')
-    desired = await buildDesiredState(project, project.env)
+    desired = await buildDesiredState(project, project.env, {
+      // A fresh project without its key still boots: the provider is applied without a value
+      // (the banner shows it as missing; chat answers NO_MODEL_CONFIGURED naming the variable).
+      onMissing: (error) => {
+        log(`Warning: ${error.message}; providers that need ${error.missing.length === 1 ? 'it' : 'them'} have no key until set`)
+        for (const d of error.details) log(`  ${d}`)
+      },
+    })
   }
 
   const databaseUrl = env.DATABASE_URL || undefined
@@ -101,7 +107,6 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
     version: opts.version ?? '0.0.0',
     project: project ? {id: project.config.project?.id ?? path.basename(project.root), root: project.root} : undefined,
     logger: opts.logger,
-    routes: await gatewayRoutes(),
   })
 
   try {

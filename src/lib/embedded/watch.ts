@@ -64,7 +64,7 @@ export function watchProject(opts: WatchOptions): () => void {
     watchPaths(project)
     try {
       const {buildDesiredState} = await import('../apply/desired-state.js')
-      const desired = await buildDesiredState(project, project.env)
+      const desired = await buildDesiredState(project, project.env, {onMissing: (e) => opts.log(`watch: Warning: ${e.message}`)})
       const result = await autoApply({gateway: opts.gateway, token: opts.token, project, desired, log: (l) => opts.log(`watch: ${l}`)})
       const {create, update, delete: del} = result.summary
       if (create + update + del === 0) opts.log('watch: no changes')
