@@ -149,3 +149,84 @@ export async function runLobu(args: string[], options: RunOptions = {}): Promise
     },
   }
 }
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  const {createServer} = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const {port} = srv.address() as {port: number}
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export interface Spawned {
+  /** The child process (execa): `.pid`, `.kill(signal)`, awaitable for its result. */
+  child: ReturnType<typeof execa>
+  /** Everything written to stderr so far. */
+  stderr(): string
+  /** Resolves with the exit code once the child has exited. */
+  exited: Promise<number>
+}
+
+/** Start `lobu ...args` without waiting for it (e.g. `lobu run`). Kill it yourself. */
+export async function spawnLobu(args: string[], options: RunOptions = {}): Promise<Spawned> {
+  const sandbox = options.sandbox ?? (await defaultSandbox())
+  const env: Record<string, string> = {...baseEnv(), ...sandbox.env}
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete env[k]
+    else env[k] = v
+  }
+  const child = execa(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? sandbox.work,
+    env,
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: options.timeout ?? 120_000,
+  })
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = child.then((r) => r.exitCode ?? (r.signal ? 128 : 1))
+  return {child, stderr: () => err, exited}
+}
+
+/** Poll `GET <url>/health` until it answers ok (or the child exits / time runs out). */
+export async function waitForHealth(url: string, spawned?: Spawned, timeoutMs = 60_000): Promise<{ok: boolean; version: string; project: string | null}> {
+  const deadline = Date.now() + timeoutMs
+  let exited = false
+  void spawned?.exited.then(() => {
+    exited = true
+  })
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`lobu exited before serving:\n${spawned?.stderr()}`)
+    try {
+      const res = await fetch(`${url}/health`)
+      if (res.ok) return (await res.json()) as {ok: boolean; version: string; project: string | null}
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`no answer from ${url}/health within ${timeoutMs} ms:\n${spawned?.stderr()}`)
+}
+
+/** Wait until the child's stderr matches `pattern` (e.g. the `lobu run` banner). */
+export async function waitForStderr(spawned: Spawned, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let exited = false
+  void spawned.exited.then(() => {
+    exited = true
+  })
+  while (Date.now() < deadline) {
+    if (pattern.test(spawned.stderr())) return
+    if (exited) throw new Error(`lobu exited before printing ${pattern}:\n${spawned.stderr()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`lobu did not print ${pattern} within ${timeoutMs} ms:\n${spawned.stderr()}`)
+}

@@ -19,18 +19,6 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 export async function runForeground(opts: RunOptions): Promise<number> {
   const log = opts.quiet ? () => {} : (line: string) => process.stderr.write(line + '\n')
   const booted = await bootLocalGateway({...opts, log})
-  if (!opts.quiet) {
-    for (const line of bannerLines({
-      url: booted.url,
-      storage: booted.storage,
-      project: opts.project,
-      env: opts.project?.env ?? (opts.env as Record<string, string>) ?? process.env,
-      applied: booted.applied,
-      systemProviders: booted.gateway.systemProviders,
-      warnHost: opts.host && !LOOPBACK.has(opts.host) ? opts.host : undefined,
-    })) process.stderr.write(line + '\n')
-  }
-
   let stopWatching: (() => void) | undefined
   if (opts.watch && opts.project) {
     const {watchProject} = await import('./watch.js')
@@ -42,6 +30,18 @@ export async function runForeground(opts: RunOptions): Promise<number> {
       token: booted.token,
       log: (line) => process.stderr.write(line + '\n'),
     })
+  }
+
+  if (!opts.quiet) {
+    for (const line of bannerLines({
+      url: booted.url,
+      storage: booted.storage,
+      project: opts.project,
+      env: opts.project?.env ?? (opts.env as Record<string, string>) ?? process.env,
+      applied: booted.applied,
+      systemProviders: booted.gateway.systemProviders,
+      warnHost: opts.host && !LOOPBACK.has(opts.host) ? opts.host : undefined,
+    })) process.stderr.write(line + '\n')
   }
 
   return new Promise<number>((resolve) => {

@@ -26,26 +26,24 @@ export function watchProject(opts: WatchOptions): () => void {
   let running: Promise<void> = Promise.resolve()
   let closed = false
 
+  // Directories, not files: editors replace files by rename, which ends a watch on the file.
   const watchPaths = (project: Project) => {
-    const wanted = new Set([project.file, path.join(project.root, '.env')])
-    for (const id of Object.keys(project.config.agents ?? {})) wanted.add(agentDir(project, id))
-    for (const p of wanted) {
-      if (watchers.has(p)) continue
+    const names = new Set([path.basename(project.file), '.env'])
+    const dirs: Array<[string, (file: string | null) => boolean]> = [[path.dirname(project.file), (f) => f === null || names.has(f)]]
+    for (const id of Object.keys(project.config.agents ?? {})) {
+      const dir = agentDir(project, id)
+      dirs.push([dir, () => true], [path.join(dir, 'skills'), () => true])
+    }
+    for (const [dir, relevant] of dirs) {
+      if (watchers.has(dir)) continue
       try {
-        const w = watch(p, {recursive: false}, () => schedule())
+        const w = watch(dir, (_event, file) => {
+          if (relevant(file === null ? null : String(file))) schedule()
+        })
         w.on('error', () => undefined)
-        watchers.set(p, w)
-        // skills/ is one level down: watch it too when present
-        const skills = path.join(p, 'skills')
-        if (!watchers.has(skills)) {
-          try {
-            const ws = watch(skills, () => schedule())
-            ws.on('error', () => undefined)
-            watchers.set(skills, ws)
-          } catch {}
-        }
+        watchers.set(dir, w)
       } catch {
-        // a path that does not exist yet (e.g. .env) is simply not watched
+        // a directory that does not exist (yet) is simply not watched
       }
     }
   }
