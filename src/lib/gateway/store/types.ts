@@ -203,4 +203,9 @@ export interface OpenStoreOptions {
   databaseUrl?: string
   /** PGlite data directory (required without databaseUrl). The caller holds the data-dir lock. */
   dataDir?: string
+  /**
+   * PGlite only: the prebuilt database a fresh data dir starts from (a `dumpDataDir()` .tar.gz).
+   * Default: `dist/pglite-template.tar.gz` of the package; null = always run initdb (slow).
+   */
+  templatePath?: string | null
 }
