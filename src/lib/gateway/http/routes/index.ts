@@ -2,12 +2,14 @@
  * The route modules every gateway mounts, in order. A feature adds its module here.
  */
 import {applyRoutes} from '../../apply/routes.js'
+import {openaiCompatRoutes} from '../../openai-compat/routes.js'
+import {sessionRoutes} from '../../sessions/routes.js'
 import type {RouteModule} from '../types.js'
 import {agentRoutes} from './agents.js'
 import {healthRoutes} from './health.js'
 import {orgRoutes} from './orgs.js'
 import {tokenRoutes} from './tokens.js'
 
-export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, applyRoutes]
+export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, applyRoutes, sessionRoutes, openaiCompatRoutes]
 
 export {agentRoutes, healthRoutes, orgRoutes, tokenRoutes}

@@ -1,0 +1,100 @@
+import {Args, Errors, Flags} from '@oclif/core'
+
+import {sharedFlags} from '../lib/cli/base-command.js'
+import {isLobuError} from '../lib/cli/errors.js'
+import {GatewayCommand} from '../lib/cli/gateway-command.js'
+import {startSpinner, styles} from '../lib/cli/terminal.js'
+
+export default class Chat extends GatewayCommand<typeof Chat> {
+  static summary = 'Send a message to an agent and stream the reply'
+  static description = `Streams the reply to stdout as it arrives. Without -t or -C every call starts a new thread; -t names a thread (created or resumed), -C resumes the last thread you used with this context and agent.
+
+On the "local" context, when no gateway answers, an embedded one is started for this chat (same data dir, lock and auto-apply as \`lobu run\`) and stopped afterwards.
+
+Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeout seconds), 2 usage, 3 not authenticated, 4 no model configured for the agent, 130 interrupted.`
+
+  static examples = [
+    {description: 'Ask the project’s first agent on the local gateway', command: '<%= config.bin %> <%= command.id %> "hello"'},
+    {description: 'Pipe the prompt from a file', command: 'cat question.md | <%= config.bin %> <%= command.id %> -a support'},
+    {description: 'A named thread, then a follow-up in the same thread', command: '<%= config.bin %> <%= command.id %> -t ticket-42 "summarize the issue" && <%= config.bin %> <%= command.id %> -C "and the fix?"'},
+    {description: 'One JSON object per event, for scripts', command: '<%= config.bin %> <%= command.id %> -c prod --json "status report"'},
+  ]
+
+  static args = {
+    prompt: Args.string({description: 'The message; "-" or omitted with piped stdin reads it from stdin', required: false}),
+  }
+
+  static flags = {
+    agent: sharedFlags.agent(),
+    thread: Flags.string({char: 't', description: 'Thread to create or resume (letters, digits, . _ : -; at most 128)'}),
+    new: Flags.boolean({description: 'With --thread: start that thread afresh (its history is deleted)'}),
+    continue: Flags.boolean({char: 'C', description: 'Resume the last thread used with this context and agent', exclusive: ['thread']}),
+    'dry-run': Flags.boolean({description: 'Skip side-effecting tool calls; the turn still runs and history is kept'}),
+    boot: Flags.boolean({default: true, allowNo: true, description: 'Start an embedded gateway when the local one is not running (--no-boot: fail instead)'}),
+    timeout: Flags.integer({min: 1, default: 300, description: 'Give up after this many seconds without any event'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags, args} = this
+    const json = this.jsonEnabled()
+    const controller = new AbortController()
+    let interrupts = 0
+    const onSigint = () => {
+      interrupts++
+      if (interrupts > 1) process.exit(130)
+      controller.abort()
+    }
+    process.on('SIGINT', onSigint)
+    try {
+      const {readPrompt, runChat} = await import('../lib/chat/index.js')
+      const prompt = await readPrompt({arg: args.prompt, stdin: process.stdin})
+      const ctx = await this.context()
+      let project
+      if (ctx.name === 'local') {
+        const {loadProjectIfAny, formatWarning} = await import('../lib/config/index.js')
+        project = await loadProjectIfAny({cwd: process.cwd()})
+        if (project && !json && flags.verbose) for (const w of project.warnings) this.note(formatWarning(w))
+      }
+      const chalk = await styles({json})
+      await runChat({
+        prompt,
+        agent: flags.agent,
+        thread: flags.thread,
+        forceNew: flags.new,
+        continue: flags.continue,
+        dryRun: flags['dry-run'],
+        timeoutSec: flags.timeout,
+        boot: flags.boot,
+        ctx,
+        project,
+        client: () => this.client(),
+        signal: controller.signal,
+        version: this.config.version,
+        output: {
+          json,
+          verbose: flags.verbose,
+          stdout: process.stdout,
+          stderr: process.stderr,
+          spinner: () => startSpinner('Thinking…', {json}),
+          dim: (text) => chalk.dim(text),
+        },
+      })
+    } finally {
+      process.off('SIGINT', onSigint)
+    }
+  }
+
+  protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (isLobuError(err) && err.code === 'INTERRUPTED') throw new Errors.ExitError(130)
+    if (this.jsonEnabled() && isLobuError(err)) {
+      // --json: stdout holds one JSON object per line; an error the stream did not report becomes one too.
+      if (!(err as {reported?: boolean}).reported) {
+        const data: Record<string, unknown> = {code: err.code, message: err.message}
+        if (err.hint) data.hint = err.hint
+        process.stdout.write(JSON.stringify({event: 'error', data}) + '\n')
+      }
+      throw new Errors.ExitError(err.exitCode)
+    }
+    return super.catch(err)
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * `lobu chat` as a function: make sure a gateway answers (booting the embedded one for `local`),
+ * pick the agent and thread, start or resume the session, send the message and follow its turn.
+ */
+import {randomBytes} from 'node:crypto'
+
+import {NoModelError, OperationError, type LobuError} from '../cli/errors.js'
+import type {ApiClient} from '../client/index.js'
+import type {Project} from '../config/index.js'
+import {getLastThread, setLastThread, type Env, type ResolvedContext} from '../context/index.js'
+import {ensureLocalGateway} from './gateway.js'
+import {humanRenderer, jsonRenderer, type Output, type Renderer, type Spinner} from './render.js'
+import {ChatInterrupted, followTurn, type ChatEvent} from './stream.js'
+
+export interface ChatOptions {
+  prompt: string
+  agent?: string
+  thread?: string
+  /** With a thread: start it afresh. */
+  forceNew?: boolean
+  /** Resume the last thread used with this context and agent. */
+  continue?: boolean
+  dryRun?: boolean
+  /** Idle timeout in seconds. */
+  timeoutSec: number
+  /** Boot the embedded gateway when the local context does not answer. */
+  boot: boolean
+  ctx: ResolvedContext
+  /** The project of the working directory, if any (local context: default agent, boot). */
+  project?: Project
+  /** The API client, made after the gateway is known to answer (a booted one stores its token). */
+  client: () => Promise<ApiClient>
+  /** Ctrl-C. */
+  signal: AbortSignal
+  version: string
+  output: {
+    json: boolean
+    verbose?: boolean
+    stdout: Output
+    stderr: Output
+    /** Starts a spinner on stderr (undefined when stderr is not a terminal). */
+    spinner?: () => Promise<Spinner | undefined>
+    dim?: (text: string) => string
+  }
+  /** For state.json (default process.env). */
+  env?: Env
+  /** Reconnect tuning (tests). */
+  reconnectDelayMs?: (attempt: number) => number
+}
+
+export interface ChatResult {
+  sessionKey: string
+  agentId: string
+  thread: string
+  messageId?: string
+  /** The terminal event: `done` (an `error` throws). */
+  terminal: ChatEvent
+}
+
+interface SessionAnswer {
+  sessionKey: string
+  agentId: string
+  thread: string
+}
+
+/** A thread id for a one-shot chat: `chat-20250101T120000-1a2b3c`. */
+export function newThreadId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15)
+  return `chat-${stamp}-${randomBytes(3).toString('hex')}`
+}
+
+/** The agent of a chat: --agent, else the first agent of lobu.toml on `local`, else the org default (undefined). */
+export function chooseAgent(flag: string | undefined, ctx: Pick<ResolvedContext, 'name'>, project?: Project): string | undefined {
+  if (flag) return flag
+  if (ctx.name === 'local' && project) return Object.keys(project.config.agents)[0]
+  return undefined
+}
+
+/** The error an `error` event becomes: exit 4 for NO_MODEL_CONFIGURED, 1 otherwise. */
+export function errorFromEvent(data: Record<string, unknown>): LobuError {
+  const code = typeof data.code === 'string' ? data.code : 'TURN_FAILED'
+  const lines = (typeof data.message === 'string' && data.message ? data.message : 'the turn failed').split('\n')
+  const hint = typeof data.hint === 'string' ? data.hint : undefined
+  const details = lines.slice(1)
+  if (code === 'NO_MODEL_CONFIGURED') return new NoModelError(`${lines[0]} (${code})`, {code, hint, details})
+  return new OperationError(`${lines[0]} (${code})`, {code, hint, details})
+}
+
+/** Marks an error whose event was already printed (--json): the command only sets the exit code. */
+export function markReported<E extends Error>(err: E): E {
+  return Object.assign(err, {reported: true})
+}
+
+export function wasReported(err: unknown): boolean {
+  return Boolean((err as {reported?: boolean} | null)?.reported)
+}
+
+export async function runChat(opts: ChatOptions): Promise<ChatResult> {
+  const {ctx, output} = opts
+  const dim = output.dim ?? ((t: string) => t)
+  const stderrLine = (line: string) => {
+    if (!output.json) output.stderr.write(line + '\n')
+  }
+  const env = opts.env ?? process.env
+
+  const gateway = await ensureLocalGateway({
+    ctx,
+    project: opts.project,
+    boot: opts.boot,
+    version: opts.version,
+    verbose: output.verbose,
+    note: (line) => stderrLine(dim(line)),
+    warn: (line) => stderrLine(line),
+  })
+  let renderer: Renderer | undefined
+  try {
+    const client = await opts.client()
+    const agent = chooseAgent(opts.agent, ctx, opts.project)
+    let thread = opts.thread
+    if (!thread && opts.continue) {
+      thread = getLastThread(ctx, agent ?? 'default', env)
+      if (!thread) stderrLine(dim(`No earlier thread with ${agent ? `agent "${agent}"` : 'the default agent'} on context "${ctx.name}": starting a new one`))
+    }
+    thread ??= newThreadId()
+
+    const body: Record<string, unknown> = {thread}
+    if (agent) body.agentId = agent
+    if (opts.forceNew && opts.thread) body.forceNew = true
+    const session = await client.post<SessionAnswer>('/api/v1/sessions', body, {signal: opts.signal})
+    setLastThread(ctx, session.agentId, session.thread, env)
+
+    renderer = output.json
+      ? jsonRenderer(output.stdout)
+      : humanRenderer({stdout: output.stdout, stderr: output.stderr, spinner: await output.spinner?.(), dim, verbose: output.verbose})
+    const r = renderer
+    let messageId: string | undefined
+    const terminal = await followTurn({
+      client,
+      sessionKey: session.sessionKey,
+      content: opts.prompt,
+      dryRun: opts.dryRun,
+      idleMs: opts.timeoutSec * 1000,
+      signal: opts.signal,
+      reconnectDelayMs: opts.reconnectDelayMs,
+      onEvent: (ev) => {
+        if (typeof ev.data.messageId === 'string') messageId = ev.data.messageId
+        r.event(ev)
+      },
+      onReconnect: (n) => stderrLine(dim(`The stream dropped: reconnecting (${n})…`)),
+    })
+    r.finish()
+    if (terminal.event === 'error') {
+      const err = errorFromEvent(terminal.data)
+      throw output.json ? markReported(err) : err
+    }
+    return {sessionKey: session.sessionKey, agentId: session.agentId, thread: session.thread, messageId, terminal}
+  } catch (err) {
+    if (opts.signal.aborted && !(err instanceof ChatInterrupted)) throw new ChatInterrupted()
+    throw err
+  } finally {
+    renderer?.finish()
+    await gateway.close?.()
+  }
+}

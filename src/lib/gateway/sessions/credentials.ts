@@ -1,0 +1,193 @@
+/**
+ * Which provider and key serve a turn (spec gateway-api.md, "Provider credentials"):
+ *
+ *   1. the user's own grant for one of the agent's providers (OAuth / user API key), unless it
+ *      is expired and cannot be refreshed;
+ *   2. the agent's declared providers, in order, whose key resolves (an org secret decrypted
+ *      with the install key, or an `env` key of the gateway's environment; keyless: ollama);
+ *   3. the gateway's system providers, in catalog order.
+ *
+ * An expired grant is skipped, never an error: it cannot mask a valid declared key.
+ * Nothing usable → NO_MODEL_CONFIGURED, whose message says how to fix it.
+ */
+import {decryptSecret} from '../crypto/index.js'
+import {findUserProviderKey} from '../oauth/grants.js'
+import {CATALOG, catalogEntry} from '../providers/catalog.js'
+import {ProviderError, resolveTarget, type ProviderTarget} from '../providers/index.js'
+import type {AgentRow, ProviderSpec, StoreTx} from '../store/types.js'
+
+/** A user's own credential for a provider of an agent. */
+export interface UserGrant {
+  providerId: string
+  apiKey: string
+  expiresAt?: Date | null
+  /** An expired grant that can be refreshed is still usable (the refresh happens before the call). */
+  refreshable?: boolean
+}
+
+export interface GrantLookup {
+  store: StoreTx
+  /** To decrypt a stored grant. */
+  installKey: Buffer
+  orgId: string
+  userId: string
+  agentId: string
+  providerId: string
+}
+
+/**
+ * The user's own grant for (agent, provider): the API key they stored with
+ * `lobu oauth connect PROVIDER --with-key` (see ../oauth/grants.ts).
+ */
+export async function userGrantFor(lookup: GrantLookup): Promise<UserGrant | undefined> {
+  return findUserProviderKey(lookup.store, lookup.installKey, lookup)
+}
+
+export type GrantFinder = (lookup: GrantLookup) => Promise<UserGrant | undefined>
+
+export interface CredentialContext {
+  store: StoreTx
+  /** The gateway's environment: `env` key sources and `<ID>_BASE_URL` overrides. */
+  env: NodeJS.ProcessEnv
+  installKey: Buffer
+  systemProviders: readonly ProviderSpec[]
+  /** Defaults to userGrantFor. */
+  grants?: GrantFinder
+  now?: Date
+}
+
+export type CredentialSource = 'grant' | 'declared' | 'system'
+
+export interface ChosenProvider {
+  source: CredentialSource
+  spec: ProviderSpec
+  target: ProviderTarget
+}
+
+export type CredentialResult = {ok: true; provider: ChosenProvider} | {ok: false; skipped: string[]}
+
+function grantUsable(grant: UserGrant, now: Date): boolean {
+  if (!grant.apiKey) return false
+  if (!grant.expiresAt || grant.expiresAt.getTime() > now.getTime()) return true
+  return Boolean(grant.refreshable)
+}
+
+function describeKey(spec: ProviderSpec): string {
+  if (spec.key.kind === 'secret') return `the org secret ${spec.key.name} is not stored`
+  if (spec.key.kind === 'env') return `${spec.key.name} is not set in the gateway's environment`
+  return 'it has no key'
+}
+
+/** The key of a declared provider, or why there is none. `''` = keyless (ollama). */
+async function keyOf(ctx: CredentialContext, orgId: string, spec: ProviderSpec): Promise<{key: string} | {skip: string}> {
+  const {key} = spec
+  if (key.kind === 'secret') {
+    const row = await ctx.store.secrets.get(orgId, key.name)
+    if (!row) return {skip: `provider "${spec.id}": ${describeKey(spec)}`}
+    try {
+      const value = decryptSecret(ctx.installKey, row.ciphertext)
+      return value ? {key: value} : {skip: `provider "${spec.id}": the org secret ${key.name} is empty`}
+    } catch {
+      return {skip: `provider "${spec.id}": the org secret ${key.name} cannot be decrypted with this install key`}
+    }
+  }
+  if (spec.id === 'ollama') {
+    // Keyless. OLLAMA_HOST (a host, never a key) only moves the base URL.
+    if (key.kind === 'none' || ctx.env[key.name]) return {key: ''}
+    return {skip: `provider "ollama": ${describeKey(spec)}`}
+  }
+  if (key.kind === 'env') {
+    const value = ctx.env[key.name]
+    return value ? {key: value} : {skip: `provider "${spec.id}": ${describeKey(spec)}`}
+  }
+  return {skip: `provider "${spec.id}": it has no key (add key = "$${catalogEntry(spec.id)?.keyEnv[0] ?? 'API_KEY'}" in lobu.toml)`}
+}
+
+function target(spec: ProviderSpec, env: NodeJS.ProcessEnv, apiKey: string): ProviderTarget | {skip: string} {
+  try {
+    const t = resolveTarget({...spec, key: {kind: 'none'}}, env, apiKey || undefined)
+    if (!apiKey) delete t.apiKey
+    return t
+  } catch (err) {
+    return {skip: err instanceof ProviderError ? err.message : `provider "${spec.id}": ${String(err)}`}
+  }
+}
+
+/** Choose the provider and key of a turn of `agent` for `userId`. */
+export async function resolveCredentials(ctx: CredentialContext, agent: AgentRow, userId: string): Promise<CredentialResult> {
+  const now = ctx.now ?? new Date()
+  const grants = ctx.grants ?? userGrantFor
+  const declared = agent.spec.providers ?? []
+  const skipped: string[] = []
+
+  // 1. The user's own grant for one of the agent's providers.
+  for (const spec of declared) {
+    const grant = await grants({store: ctx.store, installKey: ctx.installKey, orgId: agent.orgId, userId, agentId: agent.agentId, providerId: spec.id})
+    if (!grant || !grantUsable(grant, now)) continue
+    const t = target(spec, ctx.env, grant.apiKey)
+    if ('skip' in t) continue
+    return {ok: true, provider: {source: 'grant', spec, target: t}}
+  }
+
+  // 2. Declared providers, in order.
+  for (const spec of declared) {
+    const key = await keyOf(ctx, agent.orgId, spec)
+    if ('skip' in key) {
+      skipped.push(key.skip)
+      continue
+    }
+    const t = target(spec, ctx.env, key.key)
+    if ('skip' in t) {
+      skipped.push(t.skip)
+      continue
+    }
+    return {ok: true, provider: {source: 'declared', spec, target: t}}
+  }
+
+  // 3. System providers (the default agent declares exactly these: no need to try them twice).
+  const tried = new Set(declared.map((p) => `${p.id}\u0000${p.model}\u0000${JSON.stringify(p.key)}`))
+  for (const spec of ctx.systemProviders) {
+    if (tried.has(`${spec.id}\u0000${spec.model}\u0000${JSON.stringify(spec.key)}`)) continue
+    const key = await keyOf(ctx, agent.orgId, spec)
+    if ('skip' in key) continue
+    const t = target(spec, ctx.env, key.key)
+    if ('skip' in t) continue
+    return {ok: true, provider: {source: 'system', spec, target: t}}
+  }
+  return {ok: false, skipped}
+}
+
+export interface NoModelDetails {
+  code: 'NO_MODEL_CONFIGURED'
+  message: string
+  hint: string
+  settingsUrl: string
+}
+
+/** The key variables that would enable a system provider, in catalog order. */
+export function systemKeyVariables(): string[] {
+  const names: string[] = []
+  for (const entry of CATALOG) names.push(...(entry.id === 'ollama' ? ['OLLAMA_HOST'] : entry.keyEnv))
+  return names
+}
+
+/**
+ * The NO_MODEL_CONFIGURED error: names the agent, what was skipped, the env variables that
+ * would enable a system provider, and a lobu.toml snippet.
+ */
+export function noModelConfigured(agentId: string, skipped: readonly string[], gatewayUrl: string): NoModelDetails {
+  const lines = [`no model is configured for agent "${agentId}"${skipped.length > 0 ? '' : ': it declares no provider with a key and the gateway has no system provider'}`]
+  for (const reason of skipped) lines.push(`  skipped ${reason}`)
+  lines.push(`Set one of ${systemKeyVariables().join(', ')} in the gateway's environment (a system provider), or declare a provider in lobu.toml:`)
+  lines.push('')
+  lines.push(`  [[agents.${agentId}.providers]]`)
+  lines.push('  id = "openai"')
+  lines.push('  model = "gpt-4o-mini"')
+  lines.push('  key = "$OPENAI_API_KEY"')
+  return {
+    code: 'NO_MODEL_CONFIGURED',
+    message: lines.join('\n'),
+    hint: 'export OPENAI_API_KEY=… (or put it in the project\'s .env), then restart `lobu run` or run `lobu apply`',
+    settingsUrl: `${gatewayUrl.replace(/\/+$/, '')}/api/v1/agents/${encodeURIComponent(agentId)}`,
+  }
+}

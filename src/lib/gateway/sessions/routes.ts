@@ -1,0 +1,177 @@
+/**
+ * Session and chat routes (spec gateway-api.md "Sessions and chat"). All need the `chat` scope;
+ * the acting user is the token's user.
+ */
+import type {Context} from 'hono'
+import {z} from 'zod'
+
+import type {AuthContext} from '../auth/authenticate.js'
+import {HttpError, badRequest} from '../http/errors.js'
+import {requireScope} from '../http/auth.js'
+import type {AppEnv, RouteModule, Services} from '../http/types.js'
+import {jsonBody} from '../http/validate.js'
+import type {SessionEvent} from './hub.js'
+import {SESSION_KEY_PATTERN, createSessionSchema, postMessageSchema} from './schema.js'
+import {SessionService, sessionNotAccessible, type SessionServiceOptions} from './service.js'
+import {sseResponse} from './sse.js'
+
+export interface SessionRoutesOptions extends Partial<Pick<SessionServiceOptions, 'timeoutMs' | 'disconnectGraceMs' | 'shutdownWaitMs' | 'grants'>> {
+  pingMs?: number
+  /** Receives the service once it is built (tests, the OpenAI-compatible endpoint). */
+  onService?: (service: SessionService) => void
+}
+
+const afterSchema = z.string().regex(/^\d{1,15}$/, 'must be a non-negative integer event id')
+
+function owner(auth: AuthContext) {
+  return {orgId: auth.org.id, userId: auth.user.id}
+}
+
+/** The key path parameter; a malformed key answers like a missing session (no enumeration). */
+function keyParam(c: Context<AppEnv>): string {
+  const key = c.req.param('key') ?? ''
+  if (!SESSION_KEY_PATTERN.test(key)) throw sessionNotAccessible()
+  return key
+}
+
+function wantsStream(c: Context<AppEnv>): boolean {
+  return (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
+}
+
+function frame(ev: SessionEvent) {
+  return {id: ev.id, event: ev.event, data: ev.data}
+}
+
+/** Build the session routes (with options) as a route module. */
+export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteModule {
+  return {
+    name: 'sessions',
+    register(app, services: Services) {
+      const sessions = new SessionService({
+        store: services.store,
+        env: services.env,
+        installKey: services.installKey,
+        systemProviders: services.systemProviders,
+        url: services.url,
+        log: services.log,
+        ...options,
+      })
+      services.lifecycle.onShutdown(() => sessions.shutdown())
+      options.onService?.(sessions)
+      registerSessionService(services, sessions)
+
+      app.post('/api/v1/sessions', requireScope('chat'), async (c) => {
+        const body = await jsonBody(c, createSessionSchema)
+        const {created, session} = await sessions.create(owner(c.get('auth')), body)
+        return c.json(session, created ? 201 : 200)
+      })
+
+      app.get('/api/v1/sessions/:key', requireScope('chat'), async (c) => c.json(await sessions.get(owner(c.get('auth')), keyParam(c))))
+
+      app.delete('/api/v1/sessions/:key', requireScope('chat'), async (c) => c.json(await sessions.delete(owner(c.get('auth')), keyParam(c))))
+
+      app.post('/api/v1/sessions/:key/messages', requireScope('chat'), async (c) => {
+        const key = keyParam(c)
+        const session = await sessions.load(owner(c.get('auth')), key)
+        const body = await jsonBody(c, postMessageSchema)
+        if (!wantsStream(c)) {
+          const {control} = sessions.startTurn(session, body.content, {dryRun: body.dryRun, attached: false})
+          return c.json({messageId: control.messageId}, 202)
+        }
+        // The response IS this turn's stream: only its events, closed after its terminal event.
+        let pending: SessionEvent[] | undefined = []
+        let send: (ev: SessionEvent) => void = (ev) => pending?.push(ev)
+        const {control, unsubscribe} = sessions.startTurn(session, body.content, {
+          dryRun: body.dryRun,
+          attached: true,
+          listener: (ev) => send(ev),
+        })
+        let untrack = () => {}
+        let ended = false
+        return sseResponse(
+          (sink) => {
+            untrack = sessions.trackSink(key, sink)
+            send = (ev) => {
+              sink.send(frame(ev))
+              if (ev.event === 'done' || ev.event === 'error') {
+                ended = true
+                sink.close()
+              }
+            }
+            const early = pending ?? []
+            pending = undefined
+            for (const ev of early) send(ev)
+          },
+          {
+            pingMs: options.pingMs,
+            headers: {'x-lobu-message-id': control.messageId},
+            onClose: (reason) => {
+              unsubscribe()
+              untrack()
+              if (reason === 'client' && !ended) sessions.posterLeft(key, control)
+            },
+          },
+        )
+      })
+
+      app.get('/api/v1/sessions/:key/events', requireScope('chat'), async (c) => {
+        const key = keyParam(c)
+        const session = await sessions.load(owner(c.get('auth')), key)
+        const raw = c.req.header('last-event-id') ?? c.req.query('after')
+        // Without Last-Event-ID / ?after= the stream is live only (from now on).
+        let after: number | 'now' = 'now'
+        if (raw !== undefined && raw.trim() !== '') {
+          const parsed = afterSchema.safeParse(raw.trim())
+          if (!parsed.success) throw badRequest('INVALID_REQUEST', `invalid Last-Event-ID / after: ${parsed.error.issues[0]?.message ?? 'bad value'}`)
+          after = Number(parsed.data)
+        }
+        if (sessions.shuttingDown) throw new HttpError(503, 'UNAVAILABLE', 'the gateway is shutting down')
+        const hub = sessions.watcherJoined(session.key)
+        let unsubscribe: (() => void) | undefined
+        let untrack = () => {}
+        let closed = false
+        return sseResponse(
+          (sink) => {
+            untrack = sessions.trackSink(key, sink)
+            hub
+              .follow(after, (ev) => sink.send(frame(ev)))
+              .then((unsub) => {
+                if (closed) unsub()
+                else unsubscribe = unsub
+              })
+              .catch((err) => {
+                services.log('error', `session events replay failed: ${err instanceof Error ? err.message : String(err)}`)
+                sink.close()
+              })
+          },
+          {
+            pingMs: options.pingMs,
+            onClose: () => {
+              closed = true
+              unsubscribe?.()
+              untrack()
+              sessions.watcherLeft(hub)
+            },
+          },
+        )
+      })
+    },
+  }
+}
+
+/** The session routes with default options. */
+export const sessionRoutes: RouteModule = {
+  name: 'sessions',
+  register: (app, services) => createSessionRoutes().register(app, services),
+}
+
+const registry = new WeakMap<Services, SessionService>()
+
+function registerSessionService(services: Services, sessions: SessionService): void {
+  registry.set(services, sessions)
+}
+
+/** The session service mounted on this gateway, if the session routes are mounted. */
+export function sessionServiceOf(services: Services): SessionService | undefined {
+  return registry.get(services)
+}
