@@ -1,15 +1,11 @@
 import {UsageError} from '../cli/errors.js'
+// One list of scopes for the CLI and the gateway (that module imports nothing).
+import {DEFAULT_SCOPES, SCOPES, type Scope, isScope} from '../gateway/auth/scopes.js'
 
-/** Token scopes the gateway knows (spec/gateway-api.md "Auth"). */
-export const SCOPES = ['agents:read', 'agents:write', 'chat', 'tokens:write', 'oauth', 'connections:token', 'admin'] as const
-export type Scope = (typeof SCOPES)[number]
+export {SCOPES, type Scope, isScope}
 
 /** Default scopes of `lobu token create`; `connections:token` and `admin` are never defaults. */
-export const DEFAULT_TOKEN_SCOPES: Scope[] = ['agents:read', 'agents:write', 'chat']
-
-export function isScope(value: string): value is Scope {
-  return (SCOPES as readonly string[]).includes(value)
-}
+export const DEFAULT_TOKEN_SCOPES: Scope[] = [...DEFAULT_SCOPES]
 
 /**
  * Parse `--scope` values (repeatable; each may also hold a comma/space separated list) into a

@@ -13,6 +13,7 @@ import type {Project} from '../config/index.js'
 import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
 import {getStoredToken, saveToken} from '../credentials/index.js'
 import type {RunningGateway} from '../gateway/server.js'
+import {redactDatabaseUrl} from '../gateway/store/postgres.js'
 
 export const DEFAULT_PORT = 8787
 
@@ -59,17 +60,6 @@ export function resolveDataDir(opts: {flag?: string; env?: NodeJS.ProcessEnv; pr
 
 export function resolvePort(flag: number | undefined, project?: Project): number {
   return flag ?? project?.config.gateway?.port ?? DEFAULT_PORT
-}
-
-/** The database URL without its password, for banners. */
-export function redactDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return 'postgres://…'
-  }
 }
 
 export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway> {
