@@ -40,7 +40,7 @@ export interface GatewayOptions {
   version: string
   project?: {id: string; root: string}
   logger?: Logger
-  /** Route modules mounted after the core ones. */
+  /** Route modules mounted after the core ones; one named like a core module replaces it. */
   routes?: readonly RouteModule[]
   /** Use this already-open store instead of opening one (tests). It is NOT closed by close(). */
   store?: Store
@@ -184,7 +184,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       orgs: new OrgService(store, () => systemProviders),
       agents: new AgentService(store),
     }
-    const app = buildApp({services, routes: [...coreRoutes, ...(opts.routes ?? [])], loopback, port})
+    // A module given in opts.routes replaces the core module of the same name (tests configure one that way).
+    const extra = opts.routes ?? []
+    const replaced = new Set(extra.map((r) => r.name))
+    const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback, port})
     handler = (req, bindings) => app.fetch(req, bindings as never)
     phase = 'ready'
 

@@ -450,5 +450,5 @@ function oauthTarget(agent: AgentRow, target: string): McpOAuthSpec {
   if ((agent.spec.providers ?? []).some((p) => p.id === target)) {
     throw badRequest('NOT_OAUTH_TARGET', `"${target}" is a provider of agent "${agent.agentId}": providers take your own API key`, `lobu oauth connect ${target} --with-key --agent ${agent.agentId} (the key is read from stdin)`)
   }
-  throw badRequest('NOT_OAUTH_TARGET', `agent "${agent.agentId}" has no MCP server "${target}"${list}`, 'see the agent with `GET /api/v1/agents/ID`')
+  throw badRequest('NOT_OAUTH_TARGET', `agent "${agent.agentId}" has no MCP server "${target}"${list}`, 'connections are for MCP servers with an oauth table (skills.mcp.ID.oauth in lobu.toml); pick the agent with --agent')
 }

@@ -2,6 +2,7 @@
  * The route modules every gateway mounts, in order. A feature adds its module here.
  */
 import {applyRoutes} from '../../apply/routes.js'
+import {oauthRoutes} from '../../oauth/routes.js'
 import {openaiCompatRoutes} from '../../openai-compat/routes.js'
 import {sessionRoutes} from '../../sessions/routes.js'
 import type {RouteModule} from '../types.js'
@@ -10,6 +11,6 @@ import {healthRoutes} from './health.js'
 import {orgRoutes} from './orgs.js'
 import {tokenRoutes} from './tokens.js'
 
-export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, applyRoutes, sessionRoutes, openaiCompatRoutes]
+export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, applyRoutes, sessionRoutes, openaiCompatRoutes, oauthRoutes]
 
 export {agentRoutes, healthRoutes, orgRoutes, tokenRoutes}

@@ -1,0 +1,240 @@
+/**
+ * OAuth routes (spec gateway-api.md "OAuth"):
+ *
+ *   POST /oauth/device/code          device authorization request (no auth; form or JSON)
+ *   POST /oauth/token                device-code grant polling (no auth; RFC 8628 errors)
+ *   GET  /device, POST /device       the approval page (email + password; no token)
+ *   POST /oauth/device/approve       approve with a `tokens:write` token
+ *   POST /api/v1/oauth/connect       start an authorization-code + PKCE flow (`oauth`)
+ *   GET  /oauth/callback             the provider's redirect (no auth; state-bound)
+ *   GET  /api/v1/oauth/connections   the caller's connections (`oauth`), never tokens
+ *   DELETE /api/v1/oauth/connections/:id
+ *   POST /api/v1/oauth/keys          the caller's own provider API key (BYOK, `oauth`)
+ *   POST /oauth/connection-token     a connection's access token (`connections:token`)
+ *
+ * Routes under `/oauth/*` and `/device` are outside `/api`: the auth middleware does not run
+ * there; the two that need a token authenticate it themselves (bearer only, S20).
+ */
+import type {Context} from 'hono'
+import {z} from 'zod'
+
+import {agentIdSchema} from '../agents/schema.js'
+import {requireScope} from '../http/auth.js'
+import {badRequest} from '../http/errors.js'
+import type {AppEnv, RouteModule, Services} from '../http/types.js'
+import {jsonBody, parseWith} from '../http/validate.js'
+import {DEVICE_GRANT_TYPE, DeviceService, OAuthProtocolError} from './device.js'
+import {CallbackError, GrantService, grantHttpError} from './grants.js'
+import {approveForm, codeForm, htmlPage, messagePage} from './html.js'
+import {BodyError, bearerWithScope, oauthError, publicBaseUrl, readFields} from './http.js'
+
+export interface OAuthRoutesOptions {
+  /** Device-code polling interval in seconds (default 5). */
+  deviceIntervalSeconds?: number
+  /** Device-code lifetime in seconds (default 600). */
+  deviceTtlSeconds?: number
+  /** Period of the background refresh job (default 60 s; 0 disables it). */
+  refreshIntervalMs?: number
+  /** The job refreshes grants expiring within this window (default 5 minutes). */
+  refreshLookaheadMs?: number
+  now?: () => Date
+  /** Receives the services once built (tests). */
+  onServices?: (services: {device: DeviceService; grants: GrantService}) => void
+}
+
+const targetSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be an MCP server or provider id')
+
+const connectBody = z.object({agentId: agentIdSchema, target: targetSchema})
+
+const keyBody = z.object({
+  agentId: agentIdSchema,
+  providerId: targetSchema,
+  key: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(4096)
+    .refine((k) => !/\s/.test(k), 'must not contain whitespace'),
+})
+
+const connectionTokenBody = z.object({
+  org: z.string().min(1).max(100),
+  connector: z.string().min(1).max(200),
+})
+
+const connectionIdSchema = z.string().regex(/^[A-Za-z0-9_]{1,100}$/, 'must be a connection id')
+
+function owner(c: Context<AppEnv>) {
+  const auth = c.get('auth')
+  return {orgId: auth.org.id, userId: auth.user.id}
+}
+
+/** Fields of a form-or-JSON body for the JSON API routes outside `/api` (400 when unreadable). */
+async function fieldsOr400(c: Context): Promise<Record<string, string>> {
+  try {
+    return await readFields(c)
+  } catch (err) {
+    if (err instanceof BodyError) throw badRequest('INVALID_REQUEST', err.message)
+    throw err
+  }
+}
+
+/** Browsers send Sec-Fetch-Site: a form posted from another site is refused (CSRF). */
+function crossSite(c: Context): boolean {
+  const site = c.req.header('sec-fetch-site')
+  return site !== undefined && site !== 'same-origin' && site !== 'none'
+}
+
+export function createOAuthRoutes(options: OAuthRoutesOptions = {}): RouteModule {
+  return {
+    name: 'oauth',
+    register(app, services: Services) {
+      const device = new DeviceService({
+        store: services.store,
+        intervalSeconds: options.deviceIntervalSeconds,
+        ttlSeconds: options.deviceTtlSeconds,
+        now: options.now,
+      })
+      const grants = new GrantService({store: services.store, installKey: services.installKey, log: services.log, now: options.now})
+      options.onServices?.({device, grants})
+      startRefreshJob(services, grants, options)
+
+      // ----- device login (RFC 8628) -----
+
+      app.post('/oauth/device/code', async (c) => {
+        let fields
+        try {
+          fields = await readFields(c)
+        } catch (err) {
+          if (err instanceof BodyError) return oauthError(c, 400, 'invalid_request', err.message)
+          throw err
+        }
+        try {
+          return c.json(await device.create({clientId: fields.client_id, scope: fields.scope}, publicBaseUrl(c, services.env)))
+        } catch (err) {
+          if (err instanceof OAuthProtocolError) return oauthError(c, err.status, err.error, err.description)
+          throw err
+        }
+      })
+
+      app.post('/oauth/token', async (c) => {
+        let fields
+        try {
+          fields = await readFields(c)
+        } catch (err) {
+          if (err instanceof BodyError) return oauthError(c, 400, 'invalid_request', err.message)
+          throw err
+        }
+        if (!fields.grant_type) return oauthError(c, 400, 'invalid_request', 'grant_type is required')
+        if (fields.grant_type !== DEVICE_GRANT_TYPE) return oauthError(c, 400, 'unsupported_grant_type', `this endpoint only serves ${DEVICE_GRANT_TYPE}`)
+        try {
+          return c.json(await device.poll({deviceCode: fields.device_code, clientId: fields.client_id}))
+        } catch (err) {
+          if (err instanceof OAuthProtocolError) return oauthError(c, err.status, err.error, err.description)
+          throw err
+        }
+      })
+
+      app.get('/device', async (c) => {
+        const typed = c.req.query('user_code')
+        if (typed === undefined || typed.trim() === '') return htmlPage(c, 200, 'Log in a device', codeForm())
+        const request = await device.describe(typed)
+        if (!request) return htmlPage(c, 400, 'Log in a device', codeForm('This code is unknown, expired or already used. Check your terminal, or start again.'))
+        return htmlPage(c, 200, 'Approve this login?', approveForm(request))
+      })
+
+      app.post('/device', async (c) => {
+        if (crossSite(c)) return htmlPage(c, 403, 'Forbidden', messagePage('error', 'Forbidden', 'This form can only be submitted from this gateway’s own page.'))
+        let fields
+        try {
+          fields = await readFields(c)
+        } catch {
+          return htmlPage(c, 400, 'Log in a device', codeForm('The form could not be read. Try again.'))
+        }
+        const outcome = await device.decideOnPage({userCode: fields.user_code, email: fields.email, password: fields.password, org: fields.org, action: fields.action})
+        if (outcome.kind === 'approved') {
+          return htmlPage(c, 200, 'Approved', messagePage('ok', 'Device approved', `${outcome.request.clientId} is now logged in as ${outcome.user} (${outcome.org}). You can close this tab and return to your terminal.`))
+        }
+        if (outcome.kind === 'denied') {
+          return htmlPage(c, 200, 'Denied', messagePage('error', 'Login denied', 'The request was denied. You can close this tab.'))
+        }
+        const body = outcome.request ? approveForm(outcome.request, outcome.message, {email: fields.email, org: fields.org}) : codeForm(outcome.message)
+        return htmlPage(c, outcome.status, 'Log in a device', body)
+      })
+
+      app.post('/oauth/device/approve', async (c) => {
+        const auth = await bearerWithScope(c, services.store, 'tokens:write')
+        const fields = await fieldsOr400(c)
+        if (!fields.user_code) throw badRequest('INVALID_REQUEST', 'invalid request: user_code: required')
+        return c.json(await device.approveWithToken(auth, fields.user_code))
+      })
+
+      // ----- account connections (authorization code + PKCE) -----
+
+      app.post('/api/v1/oauth/connect', requireScope('oauth'), async (c) => {
+        const body = await jsonBody(c, connectBody)
+        return c.json(await grants.startConnect(owner(c), body, publicBaseUrl(c, services.env)), 201)
+      })
+
+      app.get('/oauth/callback', async (c) => {
+        try {
+          const done = await grants.completeCallback({state: c.req.query('state'), code: c.req.query('code'), error: c.req.query('error')})
+          return htmlPage(c, 200, 'Connected', messagePage('ok', 'Connected', `Your account for "${done.target}" is connected to agent "${done.agentId}". You can close this tab.`))
+        } catch (err) {
+          if (err instanceof CallbackError) return htmlPage(c, err.status, 'Not connected', messagePage('error', 'Not connected', err.message))
+          throw err
+        }
+      })
+
+      app.get('/api/v1/oauth/connections', requireScope('oauth'), async (c) => {
+        const agentId = c.req.query('agentId')
+        const agent = agentId === undefined || agentId === '' ? undefined : parseWith(agentIdSchema, agentId, 'agentId')
+        return c.json(await grants.list(owner(c), agent))
+      })
+
+      app.delete('/api/v1/oauth/connections/:id', requireScope('oauth'), async (c) => {
+        const id = parseWith(connectionIdSchema, c.req.param('id'), 'id')
+        return c.json(await grants.delete(owner(c), id))
+      })
+
+      app.post('/api/v1/oauth/keys', requireScope('oauth'), async (c) => {
+        const body = await jsonBody(c, keyBody)
+        return c.json(await grants.saveProviderKey(owner(c), body), 201)
+      })
+
+      // ----- managed connection tokens -----
+
+      app.post('/oauth/connection-token', async (c) => {
+        const auth = await bearerWithScope(c, services.store, 'connections:token')
+        const body = parseWith(connectionTokenBody, await fieldsOr400(c))
+        try {
+          return c.json(await grants.connectionToken(auth, body))
+        } catch (err) {
+          throw grantHttpError(err)
+        }
+      })
+    },
+  }
+}
+
+/** The background refresh job, stopped (and awaited) at gateway shutdown. */
+function startRefreshJob(services: Services, grants: GrantService, options: OAuthRoutesOptions): void {
+  const every = options.refreshIntervalMs ?? 60_000
+  if (every <= 0) return
+  let running: Promise<unknown> | undefined
+  const timer = setInterval(() => {
+    if (running || services.lifecycle.signal.aborted) return
+    running = grants
+      .refreshDue(options.refreshLookaheadMs)
+      .catch((err) => services.log('warn', `oauth: refresh job failed: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => (running = undefined))
+  }, every)
+  timer.unref()
+  services.lifecycle.onShutdown(async () => {
+    clearInterval(timer)
+    await running
+  })
+}
+
+/** The OAuth routes with default options (what the embedded gateway mounts). */
+export const oauthRoutes: RouteModule = createOAuthRoutes()
