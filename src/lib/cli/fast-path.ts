@@ -18,7 +18,7 @@ interface PackageJson {
   name: string
   version: string
   description?: string
-  oclif?: {bin?: string; topics?: Record<string, {description?: string}>}
+  oclif?: {bin?: string; plugins?: string[]; topics?: Record<string, {description?: string}>}
 }
 
 /** The order and grouping of the root help. Commands not listed fall under OTHER COMMANDS. */
@@ -26,6 +26,7 @@ const GROUPS: Array<{title: string; ids: string[]}> = [
   {title: 'PROJECT', ids: ['init', 'validate', 'apply']},
   {title: 'RUN AND CHAT', ids: ['run', 'chat']},
   {title: 'GATEWAYS AND ACCESS', ids: ['context', 'whoami', 'token', 'oauth', 'org']},
+  {title: 'SETUP', ids: ['doctor', 'autocomplete']},
 ]
 
 const EXAMPLES = [
@@ -78,6 +79,27 @@ export function renderRootHelp(pkg: PackageJson, commands: ManifestCommand[]): s
   return out.join('\n') + '\n'
 }
 
+/**
+ * Commands of the plugins listed in `oclif.plugins` (e.g. autocomplete), from each plugin's own
+ * manifest, found in the nearest node_modules walking up from the package root. A plugin whose
+ * manifest is not found is left out of the help (oclif still runs it).
+ */
+function pluginCommands(pkg: PackageJson, root: URL): ManifestCommand[] {
+  const commands: ManifestCommand[] = []
+  for (const name of pkg.oclif?.plugins ?? []) {
+    for (let dir = root; ; dir = new URL('../', dir)) {
+      try {
+        const manifest = JSON.parse(readFileSync(new URL(`node_modules/${name}/oclif.manifest.json`, dir), 'utf8')) as {commands?: Record<string, ManifestCommand>}
+        commands.push(...Object.values(manifest.commands ?? {}))
+        break
+      } catch {
+        if (new URL('../', dir).href === dir.href) break
+      }
+    }
+  }
+  return commands
+}
+
 /** Answer `--version` / `--help` without oclif. Returns false when oclif must handle argv. */
 export function tryFastPath(argv: readonly string[], root: URL): boolean {
   const args = argv.filter((a) => a !== '--no-color')
@@ -91,7 +113,7 @@ export function tryFastPath(argv: readonly string[], root: URL): boolean {
       return true
     }
     const manifest = JSON.parse(readFileSync(new URL('oclif.manifest.json', root), 'utf8')) as {commands: Record<string, ManifestCommand>}
-    process.stdout.write(renderRootHelp(pkg, Object.values(manifest.commands)))
+    process.stdout.write(renderRootHelp(pkg, [...Object.values(manifest.commands), ...pluginCommands(pkg, root)]))
     return true
   } catch {
     return false
