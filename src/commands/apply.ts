@@ -39,12 +39,11 @@ Exit codes: 0 done, 1 failed, 2 invalid lobu.toml / missing $NAME / confirmation
   async run(): Promise<ApplyCommandResult> {
     const {flags} = this
     const json = this.jsonEnabled()
-    const {loadProject} = await import('../lib/config/index.js')
     const {formatWarning} = await import('../lib/config/issues.js')
     const {buildDesiredState, projectIdOf, runApply} = await import('../lib/apply/index.js')
 
     // 1. lobu.toml and every $NAME, before anything is sent.
-    const project = await loadProject({cwd: process.cwd(), configPath: flags.config})
+    const project = await this.project(flags.config)
     for (const issue of project.warnings) this.note(formatWarning(issue))
     const {id, declared} = projectIdOf(project)
     if (!declared) {

@@ -3,7 +3,7 @@ import {Args, Errors, Flags} from '@oclif/core'
 import {sharedFlags} from '../lib/cli/base-command.js'
 import {isLobuError} from '../lib/cli/errors.js'
 import {GatewayCommand} from '../lib/cli/gateway-command.js'
-import {startSpinner, styles} from '../lib/cli/terminal.js'
+import {canDecorate, startSpinner, styles} from '../lib/cli/terminal.js'
 
 export default class Chat extends GatewayCommand<typeof Chat> {
   static summary = 'Send a message to an agent and stream the reply'
@@ -49,13 +49,13 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
       const {readPrompt, runChat} = await import('../lib/chat/index.js')
       const prompt = await readPrompt({arg: args.prompt, stdin: process.stdin})
       const ctx = await this.context()
-      let project
-      if (ctx.name === 'local') {
-        const {loadProjectIfAny, formatWarning} = await import('../lib/config/index.js')
-        project = await loadProjectIfAny({cwd: process.cwd()})
-        if (project && !json && flags.verbose) for (const w of project.warnings) this.note(formatWarning(w))
+      const project = ctx.name === 'local' ? await this.projectIfAny() : undefined
+      if (project && !json && flags.verbose) {
+        const {formatWarning} = await import('../lib/config/issues.js')
+        for (const w of project.warnings) this.note(formatWarning(w))
       }
-      const chalk = await styles({json})
+      // chalk only when there is colour to show.
+      const dim = canDecorate({json}) ? (await styles({json})).dim : undefined
       await runChat({
         prompt,
         agent: flags.agent,
@@ -67,7 +67,7 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
         boot: flags.boot,
         ctx,
         project,
-        client: () => this.client(),
+        client: (fresh) => this.client({fresh}),
         signal: controller.signal,
         version: this.config.version,
         output: {
@@ -76,7 +76,7 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
           stdout: process.stdout,
           stderr: process.stderr,
           spinner: () => startSpinner('Thinking…', {json}),
-          dim: (text) => chalk.dim(text),
+          dim: dim && ((text) => dim(text)),
         },
       })
     } finally {

@@ -199,6 +199,11 @@ describe('lobu chat with the embedded gateway', () => {
     expect(fake.requests.at(-1)!.headers.authorization).toBe('Bearer sk-embedded-test')
     expect(existsSync(path.join(project, '.lobu', 'data', 'gateway.lock'))).toBe(false)
 
+    // Now a token is stored: the chat asks at once, finds nothing listening, and --no-boot still says `lobu run`.
+    const stillDown = await runLobu(['chat', '-c', 'local', '--no-boot', 'hi'], {sandbox, env, cwd: project})
+    expect(stillDown.exitCode).toBe(1)
+    expect(stillDown.stderr).toContain('lobu run')
+
     // A second chat boots again and continues the thread from the data dir.
     const again = await runLobu(['chat', '-c', 'local', '-C', 'again'], {sandbox, env, cwd: project, timeout: 90_000})
     expect(again.exitCode, again.stderr).toBe(0)

@@ -3,10 +3,15 @@
  * at its URL, check which project it serves (warn when it is another one); if nothing answers,
  * boot the embedded gateway inside this process (same data dir, lock and auto-apply as
  * `lobu run`), unless --no-boot.
+ *
+ * `lobu chat` does not wait for that check before its first request: `openLocalSession` creates
+ * the session right away and asks /health at the same time; only when nothing answers does it
+ * take the boot path. `ensureLocalGateway` is the check on its own (probe first).
  */
 import path from 'node:path'
 
 import {OperationError} from '../cli/errors.js'
+import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'
 
@@ -30,7 +35,7 @@ export interface EnsuredGateway {
   booted: boolean
 }
 
-interface Health {
+export interface Health {
   ok?: boolean
   version?: string
   project?: string | null
@@ -41,17 +46,17 @@ export function projectHealthId(project: Project): string {
   return project.config.project?.id ?? path.basename(project.root)
 }
 
-function isLoopbackUrl(url: string): boolean {
+export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname
   return host === 'localhost' || host === '[::1]' || host.startsWith('127.')
 }
 
 /** GET /health without a token: the answer, or undefined when nothing answers. */
-export async function probeHealth(url: string, timeoutMs = 2_000): Promise<Health | undefined> {
-  const {ApiClient} = await import('../client/index.js')
+export async function probeHealth(url: string, timeoutMs = 2_000, signal?: AbortSignal): Promise<Health | undefined> {
   const client = new ApiClient({baseUrl: url})
+  const timeout = AbortSignal.timeout(timeoutMs)
   try {
-    return await client.get<Health>('/health', undefined, {signal: AbortSignal.timeout(timeoutMs)})
+    return await client.get<Health>('/health', undefined, {signal: signal ? AbortSignal.any([timeout, signal]) : timeout})
   } catch (err) {
     const code = (err as {code?: string; name?: string} | null)?.code
     const name = (err as {name?: string} | null)?.name
@@ -66,26 +71,22 @@ export async function probeHealth(url: string, timeoutMs = 2_000): Promise<Healt
   }
 }
 
-export async function ensureLocalGateway(opts: LocalGatewayOptions): Promise<EnsuredGateway> {
+/** Warn when the local gateway serves another project than the one of this directory. */
+function warnOnOtherProject(opts: Pick<LocalGatewayOptions, 'ctx' | 'project' | 'warn'>, health: Health): void {
+  if (!opts.project) return
+  const expected = projectHealthId(opts.project)
+  const served = health.project ?? null
+  if (served === expected) return
+  opts.warn(
+    served
+      ? `Warning: the gateway at ${opts.ctx.url} serves project "${served}", not "${expected}" (this directory): its agents may differ from this lobu.toml`
+      : `Warning: the gateway at ${opts.ctx.url} serves no project, not "${expected}" (this directory): this lobu.toml's agents may be missing there`,
+  )
+}
+
+/** Nothing answers on the local URL: boot the embedded gateway, or fail with the `lobu run` hint. */
+async function bootEmbedded(opts: LocalGatewayOptions): Promise<EnsuredGateway> {
   const {ctx, project} = opts
-  if (ctx.name !== 'local' || !isLoopbackUrl(ctx.url)) return {booted: false}
-
-  const health = await probeHealth(ctx.url, opts.healthTimeoutMs)
-  if (health) {
-    if (project) {
-      const expected = projectHealthId(project)
-      const served = health.project ?? null
-      if (served !== expected) {
-        opts.warn(
-          served
-            ? `Warning: the gateway at ${ctx.url} serves project "${served}", not "${expected}" (this directory): its agents may differ from this lobu.toml`
-            : `Warning: the gateway at ${ctx.url} serves no project, not "${expected}" (this directory): this lobu.toml's agents may be missing there`,
-        )
-      }
-    }
-    return {booted: false}
-  }
-
   if (!opts.boot) {
     throw new OperationError(`no gateway answers at ${ctx.url}`, {
       code: 'GATEWAY_UNREACHABLE',
@@ -107,4 +108,102 @@ export async function ensureLocalGateway(opts: LocalGatewayOptions): Promise<Ens
     },
   })
   return {booted: true, close: () => booted.close()}
+}
+
+export async function ensureLocalGateway(opts: LocalGatewayOptions): Promise<EnsuredGateway> {
+  const {ctx} = opts
+  if (ctx.name !== 'local' || !isLoopbackUrl(ctx.url)) return {booted: false}
+
+  const health = await probeHealth(ctx.url, opts.healthTimeoutMs)
+  if (health) {
+    warnOnOtherProject(opts, health)
+    return {booted: false}
+  }
+  return bootEmbedded(opts)
+}
+
+export interface LocalSessionOptions<T> extends LocalGatewayOptions {
+  /** The API client; `fresh` asks for a new one (after a boot, which stores a new token). */
+  client(fresh?: boolean): Promise<ApiClient>
+  /** The first request of the chat (creating the session). */
+  open(client: ApiClient, signal: AbortSignal): Promise<T>
+  /** Ctrl-C. */
+  signal: AbortSignal
+}
+
+export interface LocalSession<T> {
+  gateway: EnsuredGateway
+  client: ApiClient
+  result: T
+}
+
+type Settled<T> = {ok: true; value: T} | {ok: false; error: unknown}
+
+const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ok: true, value}),
+    (error: unknown) => ({ok: false, error}),
+  )
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as {code?: unknown} | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/**
+ * The first request of a chat on the `local` context, without a /health round trip before it:
+ * the request goes out at once, /health is asked at the same time (which project is served; is it
+ * a Lobu gateway at all). When nothing answers (connection refused, or /health times out while
+ * the request waits), the embedded gateway is booted as `ensureLocalGateway` does and the
+ * request is sent again with a fresh client. Without a token for the context, the check comes
+ * first (a booted gateway stores one).
+ */
+export async function openLocalSession<T>(opts: LocalSessionOptions<T>): Promise<LocalSession<T>> {
+  let client: ApiClient
+  try {
+    client = await opts.client()
+  } catch (error) {
+    if (errorCode(error) !== 'NO_TOKEN') throw error
+    const gateway = await ensureLocalGateway(opts)
+    try {
+      client = await opts.client(true)
+      return {gateway, client, result: await opts.open(client, opts.signal)}
+    } catch (error_) {
+      await gateway.close?.()
+      throw error_
+    }
+  }
+
+  const stop = new AbortController()
+  const signal = AbortSignal.any([opts.signal, stop.signal])
+  let nothingAnswers = false
+  const health = settle(
+    probeHealth(opts.ctx.url, opts.healthTimeoutMs, opts.signal).then((h) => {
+      // /health timed out or was refused: do not wait for the request either.
+      if (!h) {
+        nothingAnswers = true
+        stop.abort()
+      }
+      return h
+    }),
+  )
+  const first = await settle(opts.open(client, signal))
+  if (!first.ok && opts.signal.aborted) throw first.error // Ctrl-C
+  const checked = await health
+  if (first.ok) {
+    if (checked.ok && checked.value) warnOnOtherProject(opts, checked.value)
+    return {gateway: {booted: false}, client, result: first.value}
+  }
+  if (!checked.ok) throw checked.error // something that is not a Lobu gateway answers
+  const unreachable = nothingAnswers || errorCode(first.error) === 'GATEWAY_UNREACHABLE'
+  if (!unreachable || checked.value) throw first.error
+
+  const gateway = await bootEmbedded(opts)
+  try {
+    client = await opts.client(true)
+    return {gateway, client, result: await opts.open(client, opts.signal)}
+  } catch (error) {
+    await gateway.close?.()
+    throw error
+  }
 }

@@ -7,8 +7,8 @@ import {randomBytes} from 'node:crypto'
 import {NoModelError, OperationError, type LobuError} from '../cli/errors.js'
 import type {ApiClient} from '../client/index.js'
 import type {Project} from '../config/index.js'
-import {getLastThread, setLastThread, type Env, type ResolvedContext} from '../context/index.js'
-import {ensureLocalGateway} from './gateway.js'
+import {checkState, getLastThread, setLastThread, type Env, type ResolvedContext} from '../context/index.js'
+import {type EnsuredGateway, isLoopbackUrl, openLocalSession} from './gateway.js'
 import {humanRenderer, jsonRenderer, type Output, type Renderer, type Spinner} from './render.js'
 import {ChatInterrupted, followTurn, type ChatEvent} from './stream.js'
 
@@ -28,8 +28,11 @@ export interface ChatOptions {
   ctx: ResolvedContext
   /** The project of the working directory, if any (local context: default agent, boot). */
   project?: Project
-  /** The API client, made after the gateway is known to answer (a booted one stores its token). */
-  client: () => Promise<ApiClient>
+  /**
+   * The API client; `fresh` asks for a new one, made after an embedded boot (the booted gateway
+   * stores a new token).
+   */
+  client: (fresh?: boolean) => Promise<ApiClient>
   /** Ctrl-C. */
   signal: AbortSignal
   version: string
@@ -103,31 +106,46 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
   }
   const env = opts.env ?? process.env
 
-  const gateway = await ensureLocalGateway({
-    ctx,
-    project: opts.project,
-    boot: opts.boot,
-    version: opts.version,
-    verbose: output.verbose,
-    note: (line) => stderrLine(dim(line)),
-    warn: (line) => stderrLine(line),
-  })
+  const agent = chooseAgent(opts.agent, ctx, opts.project)
+  let thread = opts.thread
+  checkState(env) // a corrupt state.json fails now (exit 2), not after the turn
+  if (!thread && opts.continue) {
+    thread = getLastThread(ctx, agent ?? 'default', env)
+    if (!thread) stderrLine(dim(`No earlier thread with ${agent ? `agent "${agent}"` : 'the default agent'} on context "${ctx.name}": starting a new one`))
+  }
+  thread ??= newThreadId()
+  const body: Record<string, unknown> = {thread}
+  if (agent) body.agentId = agent
+  if (opts.forceNew && opts.thread) body.forceNew = true
+  const openSession = (client: ApiClient, signal: AbortSignal) => client.post<SessionAnswer>('/api/v1/sessions', body, {signal})
+
+  let gateway: EnsuredGateway = {booted: false}
+  let session: SessionAnswer | undefined
   let renderer: Renderer | undefined
   try {
-    const client = await opts.client()
-    const agent = chooseAgent(opts.agent, ctx, opts.project)
-    let thread = opts.thread
-    if (!thread && opts.continue) {
-      thread = getLastThread(ctx, agent ?? 'default', env)
-      if (!thread) stderrLine(dim(`No earlier thread with ${agent ? `agent "${agent}"` : 'the default agent'} on context "${ctx.name}": starting a new one`))
+    let client: ApiClient
+    if (ctx.name === 'local' && isLoopbackUrl(ctx.url)) {
+      // The session is requested at once; /health (which project? boot?) is asked alongside.
+      const opened = await openLocalSession({
+        ctx,
+        project: opts.project,
+        boot: opts.boot,
+        version: opts.version,
+        verbose: output.verbose,
+        note: (line) => stderrLine(dim(line)),
+        warn: (line) => stderrLine(line),
+        client: opts.client,
+        open: openSession,
+        signal: opts.signal,
+      })
+      gateway = opened.gateway
+      client = opened.client
+      session = opened.result
+    } else {
+      client = await opts.client()
+      session = await openSession(client, opts.signal)
     }
-    thread ??= newThreadId()
-
-    const body: Record<string, unknown> = {thread}
-    if (agent) body.agentId = agent
-    if (opts.forceNew && opts.thread) body.forceNew = true
-    const session = await client.post<SessionAnswer>('/api/v1/sessions', body, {signal: opts.signal})
-    setLastThread(ctx, session.agentId, session.thread, env)
+    const {sessionKey} = session
 
     renderer = output.json
       ? jsonRenderer(output.stdout)
@@ -136,7 +154,7 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
     let messageId: string | undefined
     const terminal = await followTurn({
       client,
-      sessionKey: session.sessionKey,
+      sessionKey,
       content: opts.prompt,
       dryRun: opts.dryRun,
       idleMs: opts.timeoutSec * 1000,
@@ -153,12 +171,23 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
       const err = errorFromEvent(terminal.data)
       throw output.json ? markReported(err) : err
     }
-    return {sessionKey: session.sessionKey, agentId: session.agentId, thread: session.thread, messageId, terminal}
+    return {sessionKey, agentId: session.agentId, thread: session.thread, messageId, terminal}
   } catch (err) {
     if (opts.signal.aborted && !(err instanceof ChatInterrupted)) throw new ChatInterrupted()
     throw err
   } finally {
     renderer?.finish()
+    // Remembered for -C once the turn is over (whatever its outcome): not on the way to the first token.
+    if (session) rememberThread(ctx, session, env, output.stderr)
     await gateway.close?.()
+  }
+}
+
+/** After the turn: a state.json that cannot be written is a warning, not a failure of an answered chat. */
+function rememberThread(ctx: ResolvedContext, session: SessionAnswer, env: Env, stderr: Output): void {
+  try {
+    setLastThread(ctx, session.agentId, session.thread, env)
+  } catch (error) {
+    stderr.write(`Warning: could not remember the thread for -C in state.json: ${(error as Error).message}\n`)
   }
 }

@@ -1,4 +1,4 @@
-import type {Dispatcher} from 'undici'
+import type {IncomingMessage, RequestOptions as HttpRequestOptions} from 'node:http'
 
 import {OperationError} from '../cli/errors.js'
 import {ClientTarget, httpError, unreachableError} from './errors.js'
@@ -46,9 +46,31 @@ function isAbort(error: unknown, signal?: AbortSignal): boolean {
   return Boolean(signal?.aborted) || (error as {name?: string} | null)?.name === 'AbortError'
 }
 
+/** What a caller sees for an aborted request: always an error named AbortError. */
+function abortError(error: unknown): Error {
+  if ((error as {name?: string} | null)?.name === 'AbortError') return error as Error
+  // node:http reports an abort after the answer started as a reset ("aborted"): name it for what it is.
+  return Object.assign(new Error('This operation was aborted', {cause: error}), {name: 'AbortError', code: 'ABORT_ERR'})
+}
+
 /**
- * JSON + SSE client of the gateway API. undici is loaded on the first request only, so importing
- * this module stays cheap; commands still import it lazily (inside run()).
+ * Like undici's default headers/body timeouts: a request that gets no byte for this long fails
+ * ("did not answer in time") instead of hanging. Streams disable it once their answer starts: the
+ * caller owns their idle timeout.
+ */
+const SOCKET_IDLE_TIMEOUT_MS = 300_000
+
+/** One HTTP answer: the status, the headers and the body as a stream. */
+interface RawResponse {
+  status: number
+  headers: IncomingMessage['headers']
+  body: IncomingMessage
+}
+
+/**
+ * JSON + SSE client of the gateway API, on node:http(s): no HTTP library to load (undici from npm
+ * costs more than 100 ms of start-up), redirects are never followed, keep-alive sockets of the
+ * global agent do not hold the process open. Commands still import it lazily (inside run()).
  */
 export class ApiClient {
   readonly baseUrl: string
@@ -97,8 +119,8 @@ export class ApiClient {
   async request<T = unknown>(method: Method, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     const res = await this.#send(method, path, body, {...options, headers: {accept: 'application/json', ...options.headers}})
     const text = await this.#readText(res, options.signal)
-    if (res.statusCode < 200 || res.statusCode >= 300) throw httpError(res.statusCode, text, this.#target())
-    if (res.statusCode === 204 || text.trim() === '') return undefined as T
+    if (res.status < 200 || res.status >= 300) throw httpError(res.status, text, this.#target())
+    if (res.status === 204 || text.trim() === '') return undefined as T
     try {
       return JSON.parse(text) as T
     } catch {
@@ -117,9 +139,12 @@ export class ApiClient {
   async *stream(path: string, options: StreamOptions = {}): AsyncGenerator<SseEvent, void, undefined> {
     const headers: Record<string, string> = {accept: 'text/event-stream', 'cache-control': 'no-cache', ...options.headers}
     if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId
+    // The parser module loads while the request is on its way.
+    const parserModule = import('eventsource-parser')
+    parserModule.catch(() => {}) // awaited below, once the answer is known to be a stream
     const res = await this.#send(options.method ?? 'GET', path, options.body, {signal: options.signal, headers}, true)
-    if (res.statusCode < 200 || res.statusCode >= 300) {
-      throw httpError(res.statusCode, await this.#readText(res, options.signal), this.#target())
+    if (res.status < 200 || res.status >= 300) {
+      throw httpError(res.status, await this.#readText(res, options.signal), this.#target())
     }
     const contentType = String(res.headers['content-type'] ?? '')
     if (!contentType.startsWith('text/event-stream')) {
@@ -129,7 +154,7 @@ export class ApiClient {
       })
     }
 
-    const {createParser} = await import('eventsource-parser')
+    const {createParser} = await parserModule
     const queue: SseEvent[] = []
     const parser = createParser({
       onEvent: (message) => {
@@ -147,14 +172,18 @@ export class ApiClient {
           while (queue.length > 0) yield queue.shift()!
         }
       } catch (error) {
-        if (isAbort(error, options.signal)) throw error
+        if (isAbort(error, options.signal)) throw abortError(error)
         throw new OperationError(`the event stream from ${this.baseUrl} was interrupted`, {code: 'STREAM_INTERRUPTED', cause: error})
+      }
+      // A body that ends short of its framing is reported like a cut connection.
+      if (!res.body.complete) {
+        throw new OperationError(`the event stream from ${this.baseUrl} was interrupted`, {code: 'STREAM_INTERRUPTED'})
       }
       parser.feed(decoder.decode())
       while (queue.length > 0) yield queue.shift()!
     } finally {
       // The consumer may stop early (break / return): close the connection.
-      if (!res.body.destroyed) res.body.destroy()
+      if (!res.body.complete && !res.body.destroyed) res.body.destroy()
     }
   }
 
@@ -168,13 +197,7 @@ export class ApiClient {
     return new URL(this.baseUrl + path)
   }
 
-  async #send(
-    method: Method,
-    path: string,
-    body: unknown,
-    options: RequestOptions,
-    streaming = false,
-  ): Promise<Dispatcher.ResponseData> {
+  async #send(method: Method, path: string, body: unknown, options: RequestOptions, streaming = false): Promise<RawResponse> {
     if (method === 'GET' && body !== undefined) throw new TypeError('ApiClient: a GET request cannot have a body')
     const url = this.#url(path)
     const headers: Record<string, string> = {'user-agent': this.#userAgent}
@@ -185,29 +208,36 @@ export class ApiClient {
     if (body !== undefined) {
       payload = JSON.stringify(body)
       headers['content-type'] = 'application/json'
+      headers['content-length'] = String(Buffer.byteLength(payload))
     }
-    const {request} = await import('undici')
-    try {
-      return await request(url, {
-        method,
-        headers,
-        body: payload,
-        signal: options.signal,
+    const {request} = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
+    const {signal} = options
+    return new Promise<RawResponse>((resolve, reject) => {
+      const fail = (error: unknown) => reject(isAbort(error, signal) ? abortError(error) : unreachableError(this.#target(), error))
+      if (signal?.aborted) return fail(signal.reason)
+      const init: HttpRequestOptions = {method, headers, signal}
+      const req = request(url, init, (res) => {
         // A stream may stay quiet between events: the caller owns the idle timeout.
-        ...(streaming ? {bodyTimeout: 0} : {}),
+        if (streaming) req.setTimeout(0)
+        resolve({status: res.statusCode ?? 0, headers: res.headers, body: res})
       })
-    } catch (error) {
-      if (isAbort(error, options.signal)) throw error
-      throw unreachableError(this.#target(), error)
-    }
+      req.setTimeout(SOCKET_IDLE_TIMEOUT_MS, () => {
+        req.destroy(Object.assign(new Error(`no answer within ${SOCKET_IDLE_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'}))
+      })
+      req.on('error', fail)
+      req.end(payload)
+    })
   }
 
-  async #readText(res: Dispatcher.ResponseData, signal?: AbortSignal): Promise<string> {
+  async #readText(res: RawResponse, signal?: AbortSignal): Promise<string> {
+    const chunks: Buffer[] = []
     try {
-      return await res.body.text()
+      for await (const chunk of res.body) chunks.push(chunk as Buffer)
     } catch (error) {
-      if (isAbort(error, signal)) throw error
+      if (isAbort(error, signal)) throw abortError(error)
       throw unreachableError(this.#target(), error)
     }
+    if (!res.body.complete) throw unreachableError(this.#target(), new Error('the connection closed before the answer was complete'))
+    return Buffer.concat(chunks).toString('utf8')
   }
 }

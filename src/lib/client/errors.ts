@@ -39,7 +39,7 @@ export function loginHint(target: ClientTarget): string {
 /** The gateway could not be reached (refused, DNS, timeout, reset). */
 export function unreachableError(target: ClientTarget, cause: unknown): OperationError {
   const code = (cause as {code?: string} | null)?.code
-  const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+  const timedOut = code === 'ETIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
   const message = timedOut
     ? `the gateway at ${target.baseUrl} did not answer in time`
     : `cannot reach the gateway at ${target.baseUrl}`

@@ -1,6 +1,6 @@
 /**
- * The gateway API client. Import this module lazily (inside a command's run()): it is the one
- * place that loads undici, on the first request.
+ * The gateway API client (node:http(s), loaded on the first request). Import this module lazily,
+ * inside a command's run().
  */
 import {AuthError} from '../cli/errors.js'
 import type {ResolvedContext} from '../context/contexts.js'

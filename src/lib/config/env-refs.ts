@@ -30,27 +30,35 @@ export interface EnvRefIssue extends ConfigIssue {
   name: string
 }
 
-function origin(project: Project): {file: string; locator?: SourceLocator} {
+/** Where the project's lobu.toml is and, on demand, a locator over it (positions cost a scan). */
+function origin(project: Project): {file: string; locate(segments: PathSegment[]): {col: number; line: number}} {
   const known = originOf(project.config)
-  if (known) return known
-  const file = project.displayFile ?? (path.relative(process.cwd(), project.file) || path.basename(project.file))
-  try {
-    return {file, locator: new SourceLocator(readFileSync(project.file, 'utf8'))}
-  } catch {
-    return {file}
+  const file = known?.file ?? project.displayFile ?? (path.relative(process.cwd(), project.file) || path.basename(project.file))
+  let locator: SourceLocator | null | undefined = undefined
+  const get = (): SourceLocator | null => {
+    if (locator !== undefined) return locator
+    try {
+      locator = known ? known.locator : new SourceLocator(readFileSync(project.file, 'utf8'))
+    } catch {
+      locator = null
+    }
+    return locator
   }
+  return {file, locate: (segments) => get()?.locate(segments, 'value') ?? {col: 1, line: 1}}
 }
 
-/** Every `$NAME` reference of the project, in file order of agents and keys. */
-export function collectEnvRefs(project: Project): EnvRef[] {
-  const {file, locator} = origin(project)
-  const refs: EnvRef[] = []
+interface RawRef {
+  name: string
+  segments: PathSegment[]
+}
+
+/** Every `$NAME` reference of the project in config order, without positions. */
+function listRefs(project: Project): RawRef[] {
+  const refs: RawRef[] = []
   const visit = (value: string | undefined, segments: PathSegment[]) => {
     if (value === undefined) return
     const name = parseEnvRef(value)
-    if (name === undefined) return
-    const {col, line} = locator?.locate(segments, 'value') ?? {col: 1, line: 1}
-    refs.push({col, file, line, name, path: formatPath(segments), segments})
+    if (name !== undefined) refs.push({name, segments})
   }
   for (const [agentId, agent] of Object.entries(project.config.agents)) {
     const base: PathSegment[] = ['agents', agentId]
@@ -62,37 +70,56 @@ export function collectEnvRefs(project: Project): EnvRef[] {
       visit(server.oauth?.client_secret, [...at, 'oauth', 'client_secret'])
     }
   }
-  return refs.sort((a, b) => a.line - b.line || a.col - b.col)
+  return refs
+}
+
+const bySource = (a: {line: number; col: number}, b: {line: number; col: number}) => a.line - b.line || a.col - b.col
+
+/** Every `$NAME` reference of the project, in file order of agents and keys. */
+export function collectEnvRefs(project: Project): EnvRef[] {
+  const {file, locate} = origin(project)
+  return listRefs(project)
+    .map(({name, segments}) => {
+      const {col, line} = locate(segments)
+      return {col, file, line, name, path: formatPath(segments), segments}
+    })
+    .sort(bySource)
 }
 
 export interface ResolvedEnvRefs {
   /** The value of every referenced variable that is set. */
   values: Record<string, string>
-  /** One issue per reference (not per name) whose variable is unset or empty. */
+  /** One issue per reference (not per name) whose variable is unset or empty, in file order. */
   missing: EnvRefIssue[]
 }
 
-/** Resolves every reference against `env` (default: the project's merged .env + process env). */
+/**
+ * Resolves every reference against `env` (default: the project's merged .env + process env).
+ * Positions in lobu.toml are looked up for missing references only.
+ */
 export function resolveEnvRefs(project: Project, env: Record<string, string | undefined> = project.env): ResolvedEnvRefs {
   const values: Record<string, string> = {}
   const missing: EnvRefIssue[] = []
-  for (const ref of collectEnvRefs(project)) {
-    const value = env[ref.name]
+  let where: ReturnType<typeof origin> | undefined
+  for (const {name, segments} of listRefs(project)) {
+    const value = env[name]
     if (value === undefined || value === '') {
+      where ??= origin(project)
+      const {col, line} = where.locate(segments)
       missing.push({
-        col: ref.col,
-        file: ref.file,
-        line: ref.line,
-        message: `$${ref.name} is not set (in the environment or .env)`,
-        name: ref.name,
-        path: ref.path,
+        col,
+        file: where.file,
+        line,
+        message: `$${name} is not set (in the environment or .env)`,
+        name,
+        path: formatPath(segments),
         severity: 'error',
       })
     } else {
-      values[ref.name] = value
+      values[name] = value
     }
   }
-  return {missing, values}
+  return {missing: missing.sort(bySource), values}
 }
 
 /** Some `$NAME` references are not set (exit 2); lists every one with its position. */

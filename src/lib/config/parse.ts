@@ -22,11 +22,29 @@ export interface ParseResult {
   syntaxError?: boolean
 }
 
-/** Where each parsed config came from, for positions of `$NAME` references later on. */
-const origins = new WeakMap<LobuConfig, {file: string; locator: SourceLocator}>()
+/** Where a parsed config came from; its locator is built on first use (only issues need positions). */
+export interface ConfigOrigin {
+  file: string
+  readonly locator: SourceLocator
+}
 
-export function originOf(config: LobuConfig): {file: string; locator: SourceLocator} | undefined {
+/** Where each parsed config came from, for positions of `$NAME` references later on. */
+const origins = new WeakMap<LobuConfig, ConfigOrigin>()
+
+export function originOf(config: LobuConfig): ConfigOrigin | undefined {
   return origins.get(config)
+}
+
+/** The origin of a source whose SourceLocator is made when first asked for: a valid file without warnings never needs one. */
+function lazyOrigin(file: string, text: string): ConfigOrigin {
+  let locator: SourceLocator | undefined
+  return {
+    file,
+    get locator() {
+      locator ??= new SourceLocator(text)
+      return locator
+    },
+  }
 }
 
 /**
@@ -46,13 +64,13 @@ export function parseConfigSource(source: string, file: string, root: string): P
     return {issues: [issue], syntaxError: true}
   }
 
-  const locator = new SourceLocator(text)
+  const origin = lazyOrigin(file, text)
   const issues: ConfigIssue[] = []
   const seen = new Set<string>()
   const add =
     (severity: ConfigIssue['severity']) =>
     (path: readonly PathSegment[], message: string, at: 'key' | 'value' = 'key'): void => {
-      const {col, line} = locator.locate(path, at)
+      const {col, line} = origin.locator.locate(path, at)
       const issue: ConfigIssue = {col, file, line, message, path: formatPath(path), severity}
       const key = JSON.stringify(issue)
       if (seen.has(key)) return
@@ -62,14 +80,14 @@ export function parseConfigSource(source: string, file: string, root: string): P
 
   const result = configSchema.safeParse(doc)
   if (!result.success) {
-    for (const issue of result.error.issues) reportZodIssue(issue, doc, locator, add('error'))
+    for (const issue of result.error.issues) reportZodIssue(issue, doc, origin.locator, add('error'))
   }
-  checkRules(doc, {error: add('error'), kindAt: (path) => locator.kind(path), root, warn: add('warning')})
+  checkRules(doc, {error: add('error'), kindAt: (path) => origin.locator.kind(path), root, warn: add('warning')})
 
   const sorted = sortIssues(issues)
   if (!result.success || sorted.some((i) => i.severity === 'error')) return {issues: sorted}
   const config = buildConfig(result.data)
-  origins.set(config, {file, locator})
+  origins.set(config, origin)
   return {config, issues: sorted}
 }
 

@@ -40,17 +40,17 @@ export function tightenDir(dir: string): void {
 
 /**
  * Write a file atomically: the content goes to a temp file in the same directory (created with
- * `mode`), is flushed, then renamed over the target. A failure leaves the previous file intact
- * and removes the temp file.
+ * `mode`), is flushed (unless `fsync: false`), then renamed over the target. A failure leaves the
+ * previous file intact and removes the temp file.
  */
-export function writeFileAtomic(path: string, content: string, mode = 0o600): void {
+export function writeFileAtomic(path: string, content: string, mode = 0o600, options: {fsync?: boolean} = {}): void {
   const dir = dirname(path)
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`)
   let fd: number | undefined
   try {
     fd = openSync(tmp, 'wx', mode)
     writeSync(fd, content)
-    fsyncSync(fd)
+    if (options.fsync !== false) fsyncSync(fd)
     closeSync(fd)
     fd = undefined
     // The umask may have narrowed the mode at creation; never widen, but make it exact.

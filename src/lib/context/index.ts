@@ -16,4 +16,4 @@ export {
   validateContextName,
 } from './contexts.js'
 export type {ContextInfo, ContextOptions, ContextSource, RemovedContext, ResolvedContext} from './contexts.js'
-export {forgetContextState, getLastThread, setLastThread} from './state.js'
+export {checkState, forgetContextState, getLastThread, setLastThread} from './state.js'

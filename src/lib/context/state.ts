@@ -40,7 +40,14 @@ function readState(env: Env): StateFile {
 
 function writeState(state: StateFile, env: Env): void {
   ensureConfigDir(env)
-  writeFileAtomic(statePath(env), toJsonFile(state))
+  // Atomic (temp file + rename) but not fsynced: losing the last thread on a power cut is harmless,
+  // and the fsync cost is paid on every chat.
+  writeFileAtomic(statePath(env), toJsonFile(state), 0o600, {fsync: false})
+}
+
+/** Read state.json once to fail early (exit 2, before anything is sent) when it is corrupt. */
+export function checkState(env: Env = process.env): void {
+  readState(env)
 }
 
 /** The thread last used with this context and agent, if any. */

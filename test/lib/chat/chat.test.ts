@@ -1,19 +1,21 @@
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {createServer as createTcpServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {Readable} from 'node:stream'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {ChatInterrupted, chooseAgent, errorFromEvent, followTurn, humanRenderer, jsonRenderer, newThreadId, readPrompt, runChat, type ChatEvent} from '../../../src/lib/chat/index.js'
-import {ensureLocalGateway} from '../../../src/lib/chat/gateway.js'
-import {EXIT, OperationError} from '../../../src/lib/cli/errors.js'
+import {ensureLocalGateway, openLocalSession} from '../../../src/lib/chat/gateway.js'
+import {AuthError, EXIT, OperationError} from '../../../src/lib/cli/errors.js'
 import {ApiClient, type SseEvent} from '../../../src/lib/client/index.js'
 import type {Project} from '../../../src/lib/config/index.js'
 import {getLastThread, type ResolvedContext} from '../../../src/lib/context/index.js'
 import {encryptSecret, keyedHash} from '../../../src/lib/gateway/crypto/index.js'
 import {startFakeProvider, type FakeProvider} from '../../support/fake-provider.js'
 import {startTestGateway, type TestGateway} from '../../support/gateway.js'
+import {closedPort, json, startServer, type SeenRequest, type TestServer} from '../client/helpers.js'
 
 const tty = (): NodeJS.ReadableStream & {isTTY?: boolean} => Object.assign(Readable.from([]), {isTTY: true})
 const piped = (text: string): NodeJS.ReadableStream & {isTTY?: boolean} => Object.assign(Readable.from([Buffer.from(text)]), {isTTY: false})
@@ -279,8 +281,37 @@ describe('runChat against a gateway', () => {
     expect(paths.map((p) => p.split('/').at(-1))).toEqual(['messages', 'events'])
   })
 
-  it('an error event is thrown with its exit code: 4 for NO_MODEL_CONFIGURED', async () => {
+  it('an error event is thrown with its exit code: 4 for NO_MODEL_CONFIGURED; the thread is still remembered', async () => {
+    const before = getLastThread('local', 'default', {LOBU_CONFIG_DIR: configDir})
     await expect(run('default agent has no model')).rejects.toMatchObject({exitCode: 4, code: 'NO_MODEL_CONFIGURED'})
+    const after = getLastThread('local', 'default', {LOBU_CONFIG_DIR: configDir})
+    expect(after).toMatch(/^chat-/)
+    expect(after).not.toBe(before)
+  })
+
+  it('a corrupt state.json fails before anything is sent (exit 2)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lobu-chat-state-'))
+    await mkdir(dir, {recursive: true})
+    await writeFile(path.join(dir, 'state.json'), '{not json')
+    let clients = 0
+    await expect(
+      runChat({
+        prompt: 'hi',
+        timeoutSec: 30,
+        boot: false,
+        ctx,
+        client: async () => {
+          clients++
+          return new ApiClient({baseUrl: gw.url, token: gw.adminToken})
+        },
+        signal: new AbortController().signal,
+        version: 'test',
+        env: {LOBU_CONFIG_DIR: dir},
+        output: {json: false, stdout: {write: () => {}}, stderr: {write: () => {}}},
+      }),
+    ).rejects.toMatchObject({exitCode: EXIT.usage, code: 'CONFIG_CORRUPT'})
+    expect(clients).toBe(0)
+    await rm(dir, {recursive: true, force: true})
   })
 
   it('--no-boot with nothing listening on the local URL: exit 1 with `lobu run`', async () => {
@@ -291,5 +322,114 @@ describe('runChat against a gateway', () => {
     })
     // Another context is never probed nor booted.
     expect(await ensureLocalGateway({ctx: {name: 'prod', url: 'http://127.0.0.1:9'}, boot: true, version: 't', note: () => {}, warn: () => {}})).toEqual({booted: false})
+  })
+})
+
+describe('openLocalSession: the first request of a local chat, with /health alongside', () => {
+  let server: TestServer | undefined
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+  })
+
+  const session = {sessionKey: 'ses_1', agentId: 'support', thread: 't'}
+  const demo = {root: '/work/demo', config: {project: {id: 'demo'}, agents: {support: {}}}} as unknown as Project
+  const base = (url: string, extra: Partial<Parameters<typeof openLocalSession>[0]> = {}) => {
+    const warnings: string[] = []
+    const fresh: boolean[] = []
+    const opts = {
+      ctx: {name: 'local', url},
+      project: demo,
+      boot: false,
+      version: 't',
+      note: () => {},
+      warn: (line: string) => void warnings.push(line),
+      client: async (isFresh?: boolean) => {
+        fresh.push(Boolean(isFresh))
+        return new ApiClient({baseUrl: url, token: 'lobu_pat_x', contextName: 'local'})
+      },
+      open: (client: ApiClient, signal: AbortSignal) => client.post<typeof session>('/api/v1/sessions', {thread: 't'}, {signal}),
+      signal: new AbortController().signal,
+      ...extra,
+    }
+    return {opts, warnings, fresh}
+  }
+
+  it('does not wait for /health before the request, and still warns about another project', async () => {
+    // /health answers only once the session request has arrived: waiting for /health first would never finish.
+    let sessionSeen: () => void = () => {}
+    const arrived = new Promise<void>((resolve) => (sessionSeen = resolve))
+    server = await startServer(async (req: SeenRequest, res) => {
+      if (req.url === '/health') {
+        await arrived
+        return json(res, 200, {ok: true, project: 'other-project'})
+      }
+      sessionSeen()
+      json(res, 201, session)
+    })
+    const {opts, warnings} = base(server.url)
+    const opened = await openLocalSession(opts)
+    expect(opened.result).toEqual(session)
+    expect(opened.gateway).toEqual({booted: false})
+    expect(warnings).toEqual([expect.stringContaining('serves project "other-project", not "demo"')])
+    expect(server.seen.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /health', 'POST /api/v1/sessions'])
+    expect(server.seen.find((r) => r.url === '/health')?.headers.authorization).toBeUndefined()
+  })
+
+  it('nothing listening, with a token and --no-boot: exit 1 with the `lobu run` hint', async () => {
+    const port = await closedPort()
+    const {opts} = base(`http://127.0.0.1:${port}`)
+    await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 1, code: 'GATEWAY_UNREACHABLE', hint: expect.stringContaining('lobu run')})
+  })
+
+  it('a gateway that accepts connections but never answers is treated as absent once /health times out', async () => {
+    const sockets: Socket[] = []
+    const tcp = createTcpServer((socket) => void sockets.push(socket))
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+    const {port} = tcp.address() as {port: number}
+    try {
+      const {opts} = base(`http://127.0.0.1:${port}`, {healthTimeoutMs: 200})
+      await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 1, message: `no gateway answers at http://127.0.0.1:${port}`})
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => tcp.close(() => resolve()))
+    }
+  })
+
+  it('something that is not a Lobu gateway: NOT_A_GATEWAY, whatever the request answered', async () => {
+    server = await startServer((_req, res) => {
+      res.writeHead(200, {'content-type': 'text/html'})
+      res.end('<html>another app</html>')
+    })
+    const {opts} = base(server.url)
+    await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 1, code: 'NOT_A_GATEWAY'})
+  })
+
+  it('an error answer of a Lobu gateway is the error (not a boot)', async () => {
+    server = await startServer((req, res) =>
+      req.url === '/health' ? json(res, 200, {ok: true, project: 'demo'}) : json(res, 401, {error: {code: 'UNAUTHENTICATED', message: 'token revoked'}}),
+    )
+    const {opts, warnings} = base(server.url, {boot: true})
+    await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 3, message: 'token revoked'})
+    expect(warnings).toEqual([])
+  })
+
+  it('without a token the check comes first, then a fresh client is asked for', async () => {
+    server = await startServer((req, res) => (req.url === '/health' ? json(res, 200, {ok: true, project: 'demo'}) : json(res, 201, session)))
+    let calls = 0
+    const url = server.url
+    const {opts, fresh} = base(url)
+    const opened = await openLocalSession({
+      ...opts,
+      client: async (isFresh?: boolean) => {
+        fresh.push(Boolean(isFresh))
+        if (calls++ === 0) throw new AuthError('no token for context "local"', {code: 'NO_TOKEN'})
+        return new ApiClient({baseUrl: url, token: 'lobu_pat_new', contextName: 'local'})
+      },
+    })
+    expect(opened.result).toEqual(session)
+    expect(fresh).toEqual([false, true])
+    expect(server.seen.map((r) => r.url)).toEqual(['/health', '/api/v1/sessions'])
+    expect(server.seen[1]?.headers.authorization).toBe('Bearer lobu_pat_new')
   })
 })

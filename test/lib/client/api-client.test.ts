@@ -208,6 +208,54 @@ describe('requests and error mapping', () => {
     expect(remote.hint).toContain('lobu context list')
   })
 
+  it('never follows a redirect (the token could leave its origin): exit 1, UNEXPECTED_REDIRECT', async () => {
+    const elsewhere = await startServer((_req, res) => json(res, 200, {ok: true}))
+    const moved = await startServer((_req, res) => {
+      res.writeHead(302, {location: `${elsewhere.url}/api/v1/whoami`})
+      res.end()
+    })
+    try {
+      const error = await rejection(new ApiClient({baseUrl: moved.url, token: 'lobu_pat_x', contextName: 'prod'}).get('/api/v1/whoami'))
+      expect(error.exitCode).toBe(1)
+      expect(error.code).toBe('UNEXPECTED_REDIRECT')
+      expect(elsewhere.seen).toHaveLength(0)
+    } finally {
+      await moved.close()
+      await elsewhere.close()
+    }
+  })
+
+  it('an answer cut before its end is "cannot reach the gateway" (exit 1)', async () => {
+    const cut = await startServer((_req, res) => {
+      res.writeHead(200, {'content-type': 'application/json', 'content-length': '100'})
+      res.write('{"partial":')
+      setTimeout(() => res.destroy(), 20)
+    })
+    try {
+      const error = await rejection(new ApiClient({baseUrl: cut.url, contextName: 'prod'}).get('/x'))
+      expect(error.exitCode).toBe(1)
+      expect(error.code).toBe('GATEWAY_UNREACHABLE')
+    } finally {
+      await cut.close()
+    }
+  })
+
+  it('an aborted request rejects with an AbortError, not a LobuError', async () => {
+    const silent = await startServer(() => new Promise(() => {})) // never answers
+    try {
+      const controller = new AbortController()
+      const pending = new ApiClient({baseUrl: silent.url}).get('/slow', undefined, {signal: controller.signal})
+      setTimeout(() => controller.abort(), 20)
+      const error = (await pending.catch((e: unknown) => e)) as Error
+      expect(error).not.toBeInstanceOf(LobuError)
+      expect(error.name).toBe('AbortError')
+      const already = (await new ApiClient({baseUrl: silent.url}).get('/slow', undefined, {signal: AbortSignal.abort()}).catch((e: unknown) => e)) as Error
+      expect(already.name).toBe('AbortError')
+    } finally {
+      await silent.close()
+    }
+  })
+
   it('rejects a GET with a body before sending anything', async () => {
     const before = server.seen.length
     await expect(client().get('/echo', {x: 1} as never)).rejects.toThrow(TypeError)

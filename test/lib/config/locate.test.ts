@@ -104,6 +104,19 @@ describe('SourceLocator', () => {
     expect(loc.locate(['agents', 'My Agent', 'z'])).toEqual({col: 1, line: 12})
   })
 
+  it('tells an array index from a key that is a number, and reads escapes in quoted keys', () => {
+    const src = ['arr = [10, 20]', '[t]', '"1" = 5', '"a\\"b" = 6', '"\u00e9t\u00e9" = 7', 'after = "x\\ty"', 'last = 1'].join('\n')
+    const loc = new SourceLocator(src)
+    expect(loc.locate(['arr', 1], 'value')).toEqual({col: 12, line: 1})
+    expect(loc.get(['arr', '1'])).toBeUndefined()
+    expect(loc.locate(['t', '1'])).toEqual({col: 1, line: 3})
+    expect(loc.get(['t', 1])).toBeUndefined()
+    expect(loc.locate(['t', 'a"b'], 'value')).toEqual({col: 10, line: 4})
+    expect(loc.locate(['t', 'été'])).toEqual({col: 1, line: 5})
+    expect(loc.locate(['t', 'after'], 'value')).toEqual({col: 9, line: 6})
+    expect(loc.locate(['t', 'last'])).toEqual({col: 1, line: 7})
+  })
+
   it('tells integers from floats and other kinds as written', () => {
     const loc = new SourceLocator('a = 5\nb = 5.0\nc = 1e3\nd = 0xff\ne = true\nf = 1979-05-27 07:32:00Z\ng = inf\nh = "s"\n')
     expect(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((k) => loc.kind([k]))).toEqual([
