@@ -94,7 +94,8 @@ export async function runApply(options: RunApplyOptions): Promise<RunApplyResult
   })
 
   if (options.dryRun) return done(null)
-  if (!options.yes && !options.confirm) {
+  // Nothing to confirm when nothing would change (as terraform): no --yes needed.
+  if (!options.yes && !options.confirm && hasChanges(plan.summary)) {
     throw new UsageError('refusing to apply without --yes in non-interactive mode', {
       code: 'CONFIRMATION_REQUIRED',
       hint: 'Run `lobu apply --yes` to apply, or `lobu apply --dry-run` to only see the plan',

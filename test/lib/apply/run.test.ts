@@ -63,6 +63,15 @@ describe('runApply', () => {
     expect(o.out.at(-1)).toMatch(/^Plan: 1 to create/)
   })
 
+  it('without --yes and with no changes: nothing to confirm, no error, no apply request', async () => {
+    const client = fakeClient([plan('p1', [noop])], [])
+    const o = io()
+    const r = await runApply({client, desired, io: o.io})
+    expect(r).toMatchObject({applied: null, changed: false})
+    expect(client.requests.map((q) => q.path)).toEqual([PLAN_PATH])
+    expect(o.err).toContain('No changes: the gateway already matches lobu.toml.')
+  })
+
   it('applies the plan by id with --yes', async () => {
     const p = plan('p1', [create])
     const client = fakeClient([p], [applied(p)])
