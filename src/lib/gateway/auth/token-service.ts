@@ -4,7 +4,7 @@
  */
 import type {StoreTx, TokenRow} from '../store/types.js'
 import {badRequest, forbidden, notFound} from '../http/errors.js'
-import type {AuthContext} from './authenticate.js'
+import {authCacheOf, type AuthContext} from './authenticate.js'
 import {DEFAULT_EXPIRES_IN, InvalidExpiryError, expiryDate} from './expiry.js'
 import {SCOPES, isScope, normalizeScopes, type Scope} from './scopes.js'
 import {generateToken, hashToken} from './tokens.js'
@@ -109,6 +109,8 @@ export class TokenService {
   /** Revoke one of the caller's own tokens; another user's or a missing one is the same 404. */
   async revoke(auth: AuthContext, id: string): Promise<{id: string; revoked: true}> {
     const done = id.length <= 200 && (await this.store.tokens.revoke(auth.org.id, auth.user.id, id))
+    // The revoked token stops working on this instance at once (not after the cache's TTL).
+    if (done) authCacheOf(this.store).forgetToken(id)
     if (!done) throw notFound('token not found', 'list your tokens with `lobu token list`')
     return {id, revoked: true}
   }

@@ -2,11 +2,12 @@
  * The Hono app: guards, body limit, auth for `/api/*` and `/v1/*`, JSON errors everywhere,
  * then the routes of every module.
  */
-import {Hono} from 'hono'
+import {Hono, type MiddlewareHandler} from 'hono'
 import {bodyLimit} from 'hono/body-limit'
 import {HTTPException} from 'hono/http-exception'
 import type {ContentfulStatusCode} from 'hono/utils/http-status'
 
+import {authCacheOf} from '../auth/authenticate.js'
 import {authMiddleware} from './auth.js'
 import {HttpError, errorBody} from './errors.js'
 import {originGuard} from './guards.js'
@@ -51,12 +52,36 @@ export function buildApp(opts: BuildAppOptions): App {
     await next()
   })
   app.use('*', originGuard({loopback: opts.loopback, port: opts.port}))
-  app.use('*', bodyLimit({maxSize: MAX_BODY_BYTES, onError: (c) => c.json(tooLarge(), 413)}))
+  app.use('*', sizeLimit())
   app.use('/api/*', authMiddleware(services.store))
   app.use('/v1/*', authMiddleware(services.store))
+  // Memberships and users change only through the admin routes: cached authentications of this
+  // instance are dropped at once after a successful one (other instances: AUTH_CACHE_TTL_MS).
+  app.use('/api/v1/admin/*', async (c, next) => {
+    await next()
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status < 400) authCacheOf(services.store).forgetAll()
+  })
 
   for (const route of opts.routes) route.register(app, services)
   return app
+}
+
+/**
+ * The 1 MiB body limit (S9). A request that declares its length is judged by the header alone
+ * (hono's bodyLimit would first turn the request into a full web Request); one without (chunked)
+ * is counted by hono's bodyLimit as it is read.
+ */
+function sizeLimit(): MiddlewareHandler<AppEnv> {
+  const counting = bodyLimit({maxSize: MAX_BODY_BYTES, onError: (c) => c.json(tooLarge(), 413)})
+  return async (c, next) => {
+    const method = c.req.method
+    if (method === 'GET' || method === 'HEAD') return next()
+    const length = c.req.header('content-length')
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      return Number.parseInt(length || '0', 10) > MAX_BODY_BYTES ? c.json(tooLarge(), 413) : next()
+    }
+    return counting(c, next)
+  }
 }
 
 function tooLarge() {

@@ -2,6 +2,8 @@
  * Request validation: JSON parsing that names the problem (400 INVALID_JSON) and zod parsing
  * that names the field paths (400 INVALID_REQUEST).
  */
+import type {IncomingMessage} from 'node:http'
+
 import type {Context} from 'hono'
 import type {z} from 'zod'
 
@@ -21,9 +23,44 @@ export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, roo
   return result.data
 }
 
+const utf8 = new TextDecoder('utf-8')
+
+/**
+ * The request body as text. Under @hono/node-server a body of declared length is read straight
+ * from the Node request (the size limit already judged its Content-Length), without building a
+ * web Request and stream around it; it is then cached where hono's `c.req.text()` finds it.
+ * Anything else goes through `c.req.text()`.
+ */
+export function bodyText(c: Context): Promise<string> {
+  const req = c.req
+  const incoming = (c.env as {incoming?: Partial<IncomingMessage>} | undefined)?.incoming
+  const direct =
+    incoming !== undefined &&
+    typeof incoming.on === 'function' &&
+    incoming.readableDidRead === false &&
+    Object.keys(req.bodyCache).length === 0 &&
+    req.header('content-length') !== undefined &&
+    req.header('transfer-encoding') === undefined
+  if (!direct) return req.text()
+  const text = readNodeBody(incoming as IncomingMessage)
+  // hono keeps the promise of each body read there (its type says otherwise).
+  ;(req.bodyCache as Record<string, Promise<unknown>>).text = text
+  return text
+}
+
+function readNodeBody(incoming: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
+    incoming.once('end', () => resolve(utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))))
+    incoming.once('error', reject)
+    incoming.once('aborted', () => reject(new Error('the request was aborted')))
+  })
+}
+
 /** Read the request body as JSON; 400 INVALID_JSON when it is empty or malformed. */
 export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text()
+  const text = await bodyText(c)
   if (text.trim() === '') throw badRequest('INVALID_JSON', 'the request body is empty: expected a JSON object', 'send a JSON body with Content-Type: application/json')
   try {
     return JSON.parse(text) as unknown

@@ -45,6 +45,19 @@ export async function userGrantFor(lookup: GrantLookup): Promise<UserGrant | und
 
 export type GrantFinder = (lookup: GrantLookup) => Promise<UserGrant | undefined>
 
+/**
+ * What the statement that loaded the turn already read (sessions' loadTurns), so that choosing
+ * the key costs no query of its own.
+ */
+export interface PrefetchedCredentials {
+  /** Org secrets by name (their ciphertext), for every name in `names`. */
+  secrets: ReadonlyMap<string, string>
+  /** The secret names that were looked up: one of them absent from `secrets` is not stored. */
+  names: ReadonlySet<string>
+  /** Providers the user holds a grant of for this agent: the others need no grant lookup. */
+  grantTargets: ReadonlySet<string>
+}
+
 export interface CredentialContext {
   store: StoreTx
   /** The gateway's environment: `env` key sources and `<ID>_BASE_URL` overrides. */
@@ -53,7 +66,16 @@ export interface CredentialContext {
   systemProviders: readonly ProviderSpec[]
   /** Defaults to userGrantFor. */
   grants?: GrantFinder
+  /** Secrets and grant targets read beforehand (only used with the default grant lookup). */
+  prefetched?: PrefetchedCredentials
   now?: Date
+}
+
+/** The secret names an agent's providers refer to. */
+export function secretNamesOf(providers: readonly ProviderSpec[]): Set<string> {
+  const names = new Set<string>()
+  for (const p of providers) if (p.key.kind === 'secret') names.add(p.key.name)
+  return names
 }
 
 export type CredentialSource = 'grant' | 'declared' | 'system'
@@ -82,10 +104,11 @@ function describeKey(spec: ProviderSpec): string {
 async function keyOf(ctx: CredentialContext, orgId: string, spec: ProviderSpec): Promise<{key: string} | {skip: string}> {
   const {key} = spec
   if (key.kind === 'secret') {
-    const row = await ctx.store.secrets.get(orgId, key.name)
-    if (!row) return {skip: `provider "${spec.id}": ${describeKey(spec)}`}
+    const known = ctx.prefetched?.names.has(key.name)
+    const ciphertext = known ? ctx.prefetched?.secrets.get(key.name) : (await ctx.store.secrets.get(orgId, key.name))?.ciphertext
+    if (ciphertext === undefined) return {skip: `provider "${spec.id}": ${describeKey(spec)}`}
     try {
-      const value = decryptSecret(ctx.installKey, row.ciphertext)
+      const value = decryptSecret(ctx.installKey, ciphertext)
       return value ? {key: value} : {skip: `provider "${spec.id}": the org secret ${key.name} is empty`}
     } catch {
       return {skip: `provider "${spec.id}": the org secret ${key.name} cannot be decrypted with this install key`}
@@ -121,7 +144,9 @@ export async function resolveCredentials(ctx: CredentialContext, agent: AgentRow
   const skipped: string[] = []
 
   // 1. The user's own grant for one of the agent's providers.
+  const skipGrant = (providerId: string) => !ctx.grants && ctx.prefetched !== undefined && !ctx.prefetched.grantTargets.has(providerId)
   for (const spec of declared) {
+    if (skipGrant(spec.id)) continue
     const grant = await grants({store: ctx.store, installKey: ctx.installKey, orgId: agent.orgId, userId, agentId: agent.agentId, providerId: spec.id})
     if (!grant || !grantUsable(grant, now)) continue
     const t = target(spec, ctx.env, grant.apiKey)

@@ -2,17 +2,21 @@
  * The live side of a session's event log: one hub per session key in this process.
  *
  * - ids: monotonic per session, reserved from the database in blocks (`sessions.last_event_id`),
- *   so gateways sharing one PostgreSQL never hand out the same id twice;
- * - live delivery: events go to the subscribers as soon as they are published;
- * - persistence: events are written behind (batched while a write is in flight); a turn's
- *   terminal event is written in the same transaction as the turn's messages and only then
- *   delivered, so a client that sees `done` finds the history stored;
+ *   so gateways sharing one PostgreSQL never hand out the same id twice. Blocks are reserved in
+ *   the background (batched with other sessions'), when a turn starts and before the current
+ *   block runs out: an event published meanwhile waits for its id, nothing else does;
+ * - live delivery: events go to the subscribers as soon as they are published, synchronously;
+ * - persistence: the events of a turn are written with its end, in the same transaction as the
+ *   turn's messages, packed in one row (a long turn also writes them behind, at the latest
+ *   FLUSH_AFTER_MS after they were published). The terminal event is delivered only once that
+ *   transaction is over, so a client that sees `done` finds the history stored;
  * - replay: `follow(after, …)` sends what the log and the hub's recent events hold above
  *   `after`, then follows live events, without gaps or duplicates.
  */
 import type {Logger} from '../http/types.js'
 import {sessionRepo, type SessionEventRow} from '../store/repos/sessions.js'
-import type {Store, StoreTx} from '../store/types.js'
+import type {Store} from '../store/types.js'
+import type {SessionWork} from './batch.js'
 
 export interface SessionEvent {
   id: number
@@ -24,16 +28,15 @@ export interface SessionEvent {
 
 export type Listener = (event: SessionEvent) => void
 
-/** The session was deleted while something was running on it. */
-export class SessionGoneError extends Error {
-  constructor() {
-    super('the session no longer exists')
-    this.name = 'SessionGoneError'
-  }
-}
-
-const ID_BLOCK = 64
+/** Event ids reserved at once. */
+export const ID_BLOCK = 256
+/** Reserve the next block when fewer ids than this are left. */
+const LOW_WATER = 32
 const RECENT_MAX = 1024
+/** Pending events are written behind once this many are waiting… */
+const FLUSH_EVENTS = 512
+/** …or this long after the oldest of them was published. */
+const FLUSH_AFTER_MS = 1_000
 
 /** Control of a running turn (see service.ts). */
 export interface TurnControl {
@@ -46,6 +49,16 @@ export interface TurnControl {
   done: Promise<void>
 }
 
+/** Stores a turn's end: its messages plus `events` (the hub's unwritten ones, the terminal last). */
+export type TerminalCommit = (events: SessionEventRow[]) => Promise<void>
+
+interface Blocked {
+  event: string
+  /** One-line JSON. */
+  data: string
+  messageId: string | null
+}
+
 export class SessionHub {
   readonly turns = new Map<string, TurnControl>()
   /** Subscribers of GET /events (they keep an attached turn alive after its poster left). */
@@ -53,20 +66,34 @@ export class SessionHub {
   private readonly listeners = new Set<Listener>()
   private readonly recent: SessionEvent[] = []
   private pending: SessionEvent[] = []
-  private nextId = 1
-  private lastReserved = 0
-  private chain: Promise<unknown> = Promise.resolve()
+  private flushTimer: NodeJS.Timeout | undefined
   private flushing: Promise<void> | undefined
+  /** Reserved id blocks, in order: [first, last]. The head is being used. */
+  private readonly blocks: [number, number][] = []
+  private nextId = 0
+  private reserving: Promise<void> | undefined
+  /** Events waiting for ids (published while no id was left), in order. */
+  private readonly blocked: Blocked[] = []
+  /** Set when the session is gone from the database: ids are then local only. */
+  private gone = false
 
   constructor(
     readonly key: string,
     private readonly store: Store,
+    private readonly work: SessionWork,
     private readonly log: Logger,
     private readonly onMaybeIdle: (hub: SessionHub) => void,
   ) {}
 
   get idle(): boolean {
-    return this.listeners.size === 0 && this.turns.size === 0 && this.pending.length === 0 && !this.flushing
+    return (
+      this.listeners.size === 0 &&
+      this.turns.size === 0 &&
+      this.pending.length === 0 &&
+      this.blocked.length === 0 &&
+      !this.flushing &&
+      !this.reserving
+    )
   }
 
   subscribe(listener: Listener): () => void {
@@ -77,54 +104,64 @@ export class SessionHub {
     }
   }
 
-  /** Allocate an id, deliver the event live, and queue it for the log. */
-  publish(event: string, data: Record<string, unknown>, messageId: string | null): Promise<SessionEvent> {
-    return this.serial(async () => {
-      const ev: SessionEvent = {id: await this.allocate(), event, messageId, data: JSON.stringify(data)}
-      this.remember(ev)
-      this.pending.push(ev)
-      this.scheduleFlush()
-      this.deliver(ev)
-      return ev
-    })
+  /** Add a block of reserved ids `[last - count + 1, last]`. */
+  addBlock(last: number, count: number): void {
+    const first = last - count + 1
+    const tail = this.blocks.at(-1)
+    if (count <= 0 || (tail && first <= tail[1]) || (this.blocks.length === 0 && last < this.nextId)) return
+    this.blocks.push([first, last])
+  }
+
+  /** Make sure ids are available or on their way (a turn starts). */
+  prepareIds(): void {
+    if (this.available() < LOW_WATER) this.reserve()
   }
 
   /**
-   * The last event of a turn: written together with `work` (the turn's messages) in ONE
-   * transaction, then delivered. A failing write is logged; the event is delivered anyway, so
-   * every client still sees exactly one terminal event.
+   * Allocate an id, deliver the event live, and queue it for the log. Never waits. `data` is
+   * the event's data, or its one-line JSON already.
    */
-  publishTerminal(
-    event: string,
-    data: Record<string, unknown>,
-    messageId: string,
-    work: (tx: StoreTx) => Promise<void>,
-  ): Promise<SessionEvent> {
-    return this.serial(async () => {
-      let id: number
-      try {
-        id = await this.allocate()
-      } catch (err) {
-        // The session is gone: nothing to store, but the watchers still get their terminal event.
-        if (!(err instanceof SessionGoneError)) this.log('error', `session events: ${describe(err)}`)
-        id = this.nextId++
+  publish(event: string, data: Record<string, unknown> | string, messageId: string | null): void {
+    const json = typeof data === 'string' ? data : JSON.stringify(data)
+    if (this.blocked.length === 0) {
+      const id = this.take()
+      if (id !== undefined) {
+        this.emit({id, event, messageId, data: json})
+        return
       }
-      const ev: SessionEvent = {id, event, messageId, data: JSON.stringify(data)}
-      await this.flushing
-      const batch = this.pending
-      this.pending = []
-      try {
-        await this.store.transaction(async (tx) => {
-          await work(tx)
-          await sessionRepo(tx.sql).appendEvents(this.key, [...batch, ev].map(toRow))
-        })
-      } catch (err) {
-        this.log('error', `session ${this.key.slice(0, 8)}…: could not store the turn: ${describe(err)}`)
-      }
-      this.remember(ev)
-      this.deliver(ev)
-      return ev
-    })
+    }
+    this.blocked.push({event, data: json, messageId})
+    this.reserve()
+  }
+
+  /**
+   * The last event of a turn: stored by `commit` together with the unwritten events (the turn's
+   * messages go in the same transaction), then delivered. A failing commit is logged; the event
+   * is delivered anyway, so every client still sees exactly one terminal event.
+   */
+  async publishTerminal(event: string, data: Record<string, unknown>, messageId: string, commit: TerminalCommit): Promise<SessionEvent> {
+    while (this.blocked.length > 0 || this.available() === 0) {
+      if (this.gone) break
+      this.reserve()
+      await this.reserving
+    }
+    if (this.blocked.length > 0) this.drainBlocked()
+    const id = this.take() ?? ++this.nextId
+    const ev: SessionEvent = {id, event, messageId, data: JSON.stringify(data)}
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    // Events already handed to the writer go first: the log never misses what `done` follows.
+    if (this.flushing) await this.flushing
+    const batch = this.pending
+    this.pending = []
+    try {
+      await commit([...batch, ev].map(toRow))
+    } catch (err) {
+      this.log('error', `session ${this.key.slice(0, 8)}…: could not store the turn: ${describe(err)}`)
+    }
+    this.remember(ev)
+    this.deliver(ev)
+    return ev
   }
 
   /**
@@ -151,7 +188,7 @@ export class SessionHub {
         for (const ev of queued) send(ev)
         return unsubscribe
       }
-      const stored = await sessionRepo(this.store.sql).eventsAfter(this.key, after)
+      const stored = await sessionRepo(this.store.sql).eventLogAfter(this.key, after)
       const merged = new Map<number, SessionEvent>()
       for (const row of stored) merged.set(row.id, {id: row.id, event: row.event, messageId: row.messageId, data: row.data})
       for (const ev of this.recent) if (ev.id > after) merged.set(ev.id, ev)
@@ -166,6 +203,13 @@ export class SessionHub {
     return unsubscribe
   }
 
+  private emit(ev: SessionEvent): void {
+    this.remember(ev)
+    this.pending.push(ev)
+    this.scheduleFlush()
+    this.deliver(ev)
+  }
+
   private deliver(ev: SessionEvent): void {
     for (const listener of [...this.listeners]) {
       try {
@@ -178,45 +222,94 @@ export class SessionHub {
 
   private remember(ev: SessionEvent): void {
     this.recent.push(ev)
-    if (this.recent.length > RECENT_MAX) this.recent.splice(0, this.recent.length - RECENT_MAX)
+    if (this.recent.length > RECENT_MAX * 2) this.recent.splice(0, this.recent.length - RECENT_MAX)
   }
 
-  private serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(op)
-    this.chain = run.catch(() => undefined)
-    return run
+  private available(): number {
+    let n = 0
+    for (const [first, last] of this.blocks) n += last - Math.max(first, this.nextId + 1) + 1
+    return n
   }
 
-  private async allocate(): Promise<number> {
-    if (this.nextId > this.lastReserved) {
-      const last = await sessionRepo(this.store.sql).reserveEventIds(this.key, ID_BLOCK)
-      if (last === undefined) throw new SessionGoneError()
-      this.lastReserved = last
-      this.nextId = last - ID_BLOCK + 1
+  /** The next reserved id, or undefined when none is left (then a reservation is started). */
+  private take(): number | undefined {
+    while (this.blocks.length > 0) {
+      const [first, last] = this.blocks[0]!
+      const id = Math.max(first, this.nextId + 1)
+      if (id <= last) {
+        this.nextId = id
+        if (this.available() < LOW_WATER) this.reserve()
+        return id
+      }
+      this.blocks.shift()
     }
-    return this.nextId++
+    if (this.gone) return ++this.nextId
+    this.reserve()
+    return undefined
+  }
+
+  /** Reserve the next block in the background (one at a time). */
+  private reserve(): void {
+    if (this.reserving || this.gone) return
+    // Batched with other sessions', after this turn of the event loop (a turn's provider
+    // request goes out before this statement holds the loop).
+    this.reserving = this.work.reserves
+      .run({key: this.key, count: ID_BLOCK})
+      .then(
+        (last) => {
+          if (last === undefined) this.gone = true
+          else this.addBlock(last, ID_BLOCK)
+        },
+        (err) => {
+          // Not fatal: the events still go out live, with ids of this process only.
+          this.log('warn', `session ${this.key.slice(0, 8)}…: could not reserve event ids: ${describe(err)}`)
+          this.gone = true
+        },
+      )
+      .finally(() => {
+        this.reserving = undefined
+        this.drainBlocked()
+        this.onMaybeIdle(this)
+      })
+  }
+
+  private drainBlocked(): void {
+    while (this.blocked.length > 0) {
+      const id = this.take()
+      if (id === undefined) return
+      const b = this.blocked.shift()!
+      this.emit({id, event: b.event, messageId: b.messageId, data: b.data})
+    }
   }
 
   private scheduleFlush(): void {
     if (this.flushing) return
-    this.flushing = (async () => {
-      try {
-        // Let the events published in this tick join the batch.
-        await new Promise((resolve) => setImmediate(resolve))
-        while (this.pending.length > 0) {
-          const batch = this.pending
-          this.pending = []
-          try {
-            await sessionRepo(this.store.sql).appendEvents(this.key, batch.map(toRow))
-          } catch (err) {
-            this.log('warn', `session events could not be written (replay may miss them): ${describe(err)}`)
-          }
-        }
-      } finally {
+    if (this.pending.length >= FLUSH_EVENTS) {
+      clearTimeout(this.flushTimer)
+      this.flushTimer = undefined
+      this.flush()
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined
+        this.flush()
+      }, FLUSH_AFTER_MS)
+      this.flushTimer.unref?.()
+    }
+  }
+
+  /** Write the pending events behind (batched with other sessions'). */
+  private flush(): void {
+    if (this.flushing || this.pending.length === 0) return
+    const batch = this.pending
+    this.pending = []
+    this.flushing = this.work.events
+      .run({key: this.key, events: batch.map(toRow)})
+      .catch((err) => this.log('warn', `session events could not be written (replay may miss them): ${describe(err)}`))
+      .finally(() => {
         this.flushing = undefined
+        if (this.pending.length > 0) this.scheduleFlush()
         this.onMaybeIdle(this)
-      }
-    })()
+      })
   }
 }
 
@@ -234,13 +327,14 @@ export class HubRegistry {
 
   constructor(
     private readonly store: Store,
+    private readonly work: SessionWork,
     private readonly log: Logger,
   ) {}
 
   get(key: string): SessionHub {
     let hub = this.hubs.get(key)
     if (!hub) {
-      hub = new SessionHub(key, this.store, this.log, (h) => this.dropIfIdle(h))
+      hub = new SessionHub(key, this.store, this.work, this.log, (h) => this.dropIfIdle(h))
       this.hubs.set(key, hub)
     }
     return hub

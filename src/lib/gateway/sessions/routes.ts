@@ -38,8 +38,9 @@ function wantsStream(c: Context<AppEnv>): boolean {
   return (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
 }
 
-function frame(ev: SessionEvent) {
-  return {id: ev.id, event: ev.event, data: ev.data}
+/** A session event as SSE text (its data is one-line JSON already). */
+function frame(ev: SessionEvent): string {
+  return `id: ${ev.id}\nevent: ${ev.event}\ndata: ${ev.data}\n\n`
 }
 
 /** Build the session routes (with options) as a route module. */
@@ -72,16 +73,20 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
 
       app.post('/api/v1/sessions/:key/messages', requireScope('chat'), async (c) => {
         const key = keyParam(c)
-        const session = await sessions.load(owner(c.get('auth')), key)
-        const body = await jsonBody(c, postMessageSchema)
+        // The turn's one load and the body's read overlap; a missing session still answers first.
+        const [loaded, parsed] = await Promise.allSettled([sessions.prepareTurn(owner(c.get('auth')), key), jsonBody(c, postMessageSchema)])
+        if (loaded.status === 'rejected') throw loaded.reason
+        if (parsed.status === 'rejected') throw parsed.reason
+        const turn = loaded.value
+        const body = parsed.value
         if (!wantsStream(c)) {
-          const {control} = sessions.startTurn(session, body.content, {dryRun: body.dryRun, attached: false})
+          const {control} = sessions.startTurn(turn, body.content, {dryRun: body.dryRun, attached: false})
           return c.json({messageId: control.messageId}, 202)
         }
         // The response IS this turn's stream: only its events, closed after its terminal event.
         let pending: SessionEvent[] | undefined = []
         let send: (ev: SessionEvent) => void = (ev) => pending?.push(ev)
-        const {control, unsubscribe} = sessions.startTurn(session, body.content, {
+        const {control, unsubscribe} = sessions.startTurn(turn, body.content, {
           dryRun: body.dryRun,
           attached: true,
           listener: (ev) => send(ev),
@@ -92,7 +97,7 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
           (sink) => {
             untrack = sessions.trackSink(key, sink)
             send = (ev) => {
-              sink.send(frame(ev))
+              sink.write(frame(ev))
               if (ev.event === 'done' || ev.event === 'error') {
                 ended = true
                 sink.close()
@@ -134,7 +139,7 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
           (sink) => {
             untrack = sessions.trackSink(key, sink)
             hub
-              .follow(after, (ev) => sink.send(frame(ev)))
+              .follow(after, (ev) => sink.write(frame(ev)))
               .then((unsub) => {
                 if (closed) unsub()
                 else unsubscribe = unsub

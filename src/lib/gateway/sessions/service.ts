@@ -9,10 +9,11 @@ import {HttpError, conflict, forbidden} from '../http/errors.js'
 import type {Logger} from '../http/types.js'
 import type {ChatMessage} from '../providers/index.js'
 import {newId, randomBase62} from '../store/ids.js'
-import {sessionRepo, type NewSessionMessage, type SessionMessageRow, type SessionOwner, type SessionRow} from '../store/repos/sessions.js'
-import type {ProviderSpec, Store} from '../store/types.js'
-import type {GrantFinder} from './credentials.js'
-import {HubRegistry, type Listener, type SessionHub, type TurnControl} from './hub.js'
+import {sessionRepo, type NewSessionMessage, type SessionMessageRow, type SessionOwner, type SessionRow, type TurnLoadRow} from '../store/repos/sessions.js'
+import type {AgentRow, ProviderSpec, Store} from '../store/types.js'
+import {SessionWork} from './batch.js'
+import {secretNamesOf, type GrantFinder, type PrefetchedCredentials} from './credentials.js'
+import {HubRegistry, ID_BLOCK, type Listener, type SessionHub, type TurnControl} from './hub.js'
 import type {CreateSessionBody} from './schema.js'
 import type {SseSink} from './sse.js'
 import {TurnAbort, runAgentTurn, type TurnOutcome} from './turn.js'
@@ -52,6 +53,33 @@ export interface MessageView {
 
 /** How long the event log keeps events for replay. */
 const EVENT_RETENTION_MS = 60 * 60 * 1000
+/** Bounds of the in-memory maps (agent specs by version, session key → agent id). */
+const AGENT_CACHE_MAX = 1_000
+const SESSION_AGENT_MAX = 10_000
+/** A session's expired events are deleted at most this often (by this instance). */
+const PRUNE_EVERY_MS = 10 * 60 * 1000
+
+/**
+ * A turn, loaded by ONE read-only statement (scoped by org AND user) before it starts: the
+ * session, the agent, the history and what choosing the key needs.
+ */
+export interface PreparedTurn {
+  session: SessionRow
+  /** undefined when the agent was deleted since the session was created. */
+  agent: AgentRow | undefined
+  history: ChatMessage[]
+  prefetched: PrefetchedCredentials
+  /** Event ids this instance reserved beforehand for the session, when still the latest. */
+  block?: IdBlock
+  /** Set when the event log may hold events past their retention. */
+  pruneBefore?: Date
+}
+
+/** Reserved event ids [last - count + 1, last]. */
+interface IdBlock {
+  last: number
+  count: number
+}
 
 export function sessionNotAccessible(): HttpError {
   return forbidden('the session does not exist or is not accessible with this token', 'POST /api/v1/sessions starts or resumes a session')
@@ -75,14 +103,38 @@ export function newSessionKey(): string {
   return `ses_${randomBase62(32)}`
 }
 
+/** A Map that forgets its oldest entry beyond `max`. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key)
+  if (map.size >= max) map.delete(map.keys().next().value as K)
+  map.set(key, value)
+}
+
 export class SessionService {
   readonly hubs: HubRegistry
   private readonly repo
+  private readonly work: SessionWork
   private readonly sinks = new Map<string, Set<SseSink>>()
+  /**
+   * Agent rows by (org, agent) with the version the database gave them: a turn's load sends
+   * the spec again only when the row changed (an apply, a PUT, a DELETE and re-create, on any
+   * instance), so a cached spec is never stale.
+   */
+  private readonly agents = new Map<string, {version: string; row: AgentRow}>()
+  /** Session key → agent id, to know which cached agent version to offer when loading a turn. */
+  private readonly sessionAgents = new Map<string, string>()
+  /**
+   * Event ids reserved for a session's next turn, by statements that run anyway (the session's
+   * INSERT, the commit of its last turn): a turn then reserves nothing on its way.
+   */
+  private readonly idBlocks = new Map<string, IdBlock>()
+  /** Session key → when this instance last pruned its event log. */
+  private readonly pruned = new Map<string, number>()
   private closing = false
 
   constructor(private readonly opts: SessionServiceOptions) {
-    this.hubs = new HubRegistry(opts.store, opts.log)
+    this.work = new SessionWork(opts.store)
+    this.hubs = new HubRegistry(opts.store, this.work, opts.log)
     this.repo = sessionRepo(opts.store.sql)
   }
 
@@ -93,11 +145,10 @@ export class SessionService {
   /** Start or resume the session of (org, user, agent, thread). */
   async create(owner: SessionOwner, body: CreateSessionBody): Promise<{created: boolean; session: SessionView}> {
     const agentId = body.agentId ?? DEFAULT_AGENT_ID
-    const agent = await this.opts.store.agents.get(owner.orgId, agentId)
-    if (!agent) throw agentNotAccessible(agentId)
     const thread = body.thread ?? `t-${randomBase62(16)}`
 
     if (body.forceNew) {
+      if (!(await this.opts.store.agents.get(owner.orgId, agentId))) throw agentNotAccessible(agentId)
       // Delete and recreate in one transaction: the thread is never seen without a session.
       const {old, row} = await this.opts.store.transaction(async (tx) => {
         const repo = sessionRepo(tx.sql)
@@ -105,17 +156,25 @@ export class SessionService {
         return {old: deleted, row: await repo.insert({...owner, key: newSessionKey(), agentId, thread})}
       })
       if (old) this.endSession(old, 'the thread was started afresh')
-      if (row) return {created: true, session: toSessionView(row)}
-    } else {
-      const existing = await this.repo.findByThread(owner, agentId, thread)
-      if (existing) return {created: false, session: toSessionView(existing)}
+      if (row) return {created: true, session: this.view(row)}
     }
-    const inserted = await this.repo.insert({...owner, key: newSessionKey(), agentId, thread})
-    if (inserted) return {created: true, session: toSessionView(inserted)}
-    // Another request created the same thread meanwhile: resume it.
-    const raced = await this.repo.findByThread(owner, agentId, thread)
-    if (!raced) throw conflict('SESSION_CONFLICT', 'the session changed while it was being created', 'retry the request')
-    return {created: false, session: toSessionView(raced)}
+    // A new thread is ONE statement (batched with other creations): inserted only when the agent
+    // exists in the caller's org.
+    const inserted = await this.work.creates.run({...owner, key: newSessionKey(), agentId, thread, reserve: ID_BLOCK})
+    if (inserted) {
+      remember(this.idBlocks, inserted.key, {last: inserted.lastEventId, count: ID_BLOCK}, SESSION_AGENT_MAX)
+      return {created: true, session: this.view(inserted)}
+    }
+    const existing = await this.repo.findByThread(owner, agentId, thread)
+    if (existing) return {created: false, session: this.view(existing)}
+    // Neither inserted nor found: no such agent in the org (or the thread changed meanwhile).
+    if (!(await this.opts.store.agents.get(owner.orgId, agentId))) throw agentNotAccessible(agentId)
+    throw conflict('SESSION_CONFLICT', 'the session changed while it was being created', 'retry the request')
+  }
+
+  private view(row: SessionRow): SessionView {
+    remember(this.sessionAgents, row.key, row.agentId, SESSION_AGENT_MAX)
+    return toSessionView(row)
   }
 
   /** The caller's session, or 403 (the same for a missing one and another tenant's). */
@@ -123,6 +182,65 @@ export class SessionService {
     const row = await this.repo.get(owner, key)
     if (!row) throw sessionNotAccessible()
     return row
+  }
+
+  /**
+   * Load a turn of the caller's session, or 403 (the same for a missing one and another
+   * tenant's): ONE statement, batched with the other turns starting meanwhile.
+   */
+  async prepareTurn(owner: SessionOwner, key: string): Promise<PreparedTurn> {
+    const agentId = this.sessionAgents.get(key)
+    const cached = agentId === undefined ? undefined : this.agents.get(`${owner.orgId}\u0000${agentId}`)
+    const row = await this.work.loads.run({...owner, key, agentVersion: cached?.version ?? null})
+    if (!row) throw sessionNotAccessible()
+    const {session} = row
+    remember(this.sessionAgents, session.key, session.agentId, SESSION_AGENT_MAX)
+    const agent = await this.agentOf(row)
+    const names = secretNamesOf(agent?.spec.providers ?? [])
+    // Ids reserved by this instance for this session (at its creation or at the end of its
+    // last turn) are still the latest only if nobody reserved any since.
+    const block = this.idBlocks.get(session.key)
+    this.idBlocks.delete(session.key)
+    return {
+      session,
+      block: block && block.last === session.lastEventId ? block : undefined,
+      agent,
+      history: row.history,
+      prefetched: {secrets: row.secrets, names, grantTargets: new Set(row.grantTargets)},
+      pruneBefore: this.pruneBefore(session),
+    }
+  }
+
+  /** The retention cut-off when the session's log may hold expired events (checked every PRUNE_EVERY_MS). */
+  private pruneBefore(session: SessionRow): Date | undefined {
+    const now = Date.now()
+    const cutoff = now - EVENT_RETENTION_MS
+    // Nothing in the log is older than the session itself.
+    if (session.createdAt.getTime() >= cutoff) return undefined
+    const last = this.pruned.get(session.key)
+    if (last !== undefined && now - last < PRUNE_EVERY_MS) return undefined
+    remember(this.pruned, session.key, now, SESSION_AGENT_MAX)
+    return new Date(cutoff)
+  }
+
+  /** The agent of a loaded turn: the cached row when the load said it is current. */
+  private async agentOf(row: TurnLoadRow): Promise<AgentRow | undefined> {
+    const {session, agent} = row
+    if (!agent) return undefined
+    const cacheKey = `${session.orgId}\u0000${session.agentId}`
+    const cached = this.agents.get(cacheKey)
+    let full: AgentRow | undefined
+    if (agent.spec) {
+      full = {orgId: session.orgId, agentId: session.agentId, spec: agent.spec, managedBy: agent.managedBy, createdAt: agent.createdAt, updatedAt: agent.updatedAt}
+    } else if (cached?.version === agent.version) {
+      full = cached.row
+    } else {
+      // The cached copy changed between the request and the answer: read it (rare).
+      full = await this.opts.store.agents.get(session.orgId, session.agentId)
+      return full
+    }
+    if (cached?.version !== agent.version) remember(this.agents, cacheKey, {version: agent.version, row: full}, AGENT_CACHE_MAX)
+    return full
   }
 
   async get(owner: SessionOwner, key: string): Promise<SessionView & {messages: MessageView[]}> {
@@ -144,15 +262,19 @@ export class SessionService {
    * listener's unsubscribe function.
    */
   startTurn(
-    session: SessionRow,
+    turn: PreparedTurn,
     content: string,
     options: {dryRun?: boolean; attached: boolean; listener?: Listener},
   ): {control: TurnControl; unsubscribe: () => void} {
     if (this.closing) throw new HttpError(503, 'UNAVAILABLE', 'the gateway is shutting down')
-    const hub = this.hubs.get(session.key)
+    const hub = this.hubs.get(turn.session.key)
     if (hub.turns.size > 0) {
       throw conflict('TURN_IN_PROGRESS', 'a turn is already running in this session', 'wait for its `done` or `error` event, or use another thread')
     }
+    // Event ids: reserved beforehand, or now in the background (the turn's first event waits
+    // for them, the provider request does not).
+    if (turn.block) hub.addBlock(turn.block.last, turn.block.count)
+    hub.prepareIds()
     const messageId = newId('msg')
     const listener = options.listener
     const unsubscribe = listener ? hub.subscribe((ev) => ev.messageId === messageId && listener(ev)) : () => {}
@@ -164,7 +286,7 @@ export class SessionService {
       done: Promise.resolve(),
     }
     hub.turns.set(messageId, control)
-    control.done = this.runTurn(hub, session, control, content, Boolean(options.dryRun))
+    control.done = this.runTurn(hub, turn, control, content, Boolean(options.dryRun))
       .catch((err) => this.opts.log('error', `turn ${messageId} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
       .finally(() => {
         clearTimeout(control.orphanTimer)
@@ -251,21 +373,21 @@ export class SessionService {
     })
   }
 
-  private async runTurn(hub: SessionHub, session: SessionRow, control: TurnControl, content: string, dryRun: boolean): Promise<void> {
+  private async runTurn(hub: SessionHub, turn: PreparedTurn, control: TurnControl, content: string, dryRun: boolean): Promise<void> {
+    const {session, agent} = turn
     const {messageId} = control
     const signal = control.controller.signal
-    const emit = async (event: string, data: Record<string, unknown>) => {
-      await hub.publish(event, {messageId, ...data}, messageId)
-    }
+    // Publishing never waits: ids are reserved, the log is written at the end of the turn.
+    const emit = (event: string, data: Record<string, unknown>) => hub.publish(event, {messageId, ...data}, messageId)
+    // A delta's data, written as JSON.stringify({messageId, text}) would (the hot path).
+    const deltaPrefix = `{"messageId":${JSON.stringify(messageId)},"text":`
     let partial = ''
     let outcome: TurnOutcome
     try {
-      const agent = await this.opts.store.agents.get(session.orgId, session.agentId)
       if (!agent) {
         const denied = agentNotAccessible(session.agentId)
         outcome = {kind: 'error', text: '', error: {code: denied.code, message: denied.message}}
       } else {
-        const history: ChatMessage[] = (await this.repo.messages(session.key)).map((m) => ({role: m.role, content: m.content}))
         outcome = await runAgentTurn(
           {
             store: this.opts.store,
@@ -276,12 +398,12 @@ export class SessionService {
             timeoutMs: this.opts.timeoutMs,
             grants: this.opts.grants,
           },
-          {agent, userId: session.userId, history, prompt: content, signal, dryRun},
+          {agent, userId: session.userId, history: turn.history, prompt: content, signal, dryRun, prefetched: turn.prefetched},
           {
             turn: (info) => emit('turn', {agentId: session.agentId, provider: info.provider, model: info.model}),
             delta: (text) => {
               partial += text
-              return emit('delta', {text})
+              hub.publish('delta', `${deltaPrefix}${JSON.stringify(text)}}`, messageId)
             },
             toolCall: (call) => emit('tool_call', call),
           },
@@ -299,9 +421,10 @@ export class SessionService {
         : {messageId, ...outcome.error}
     const messages: NewSessionMessage[] = [{messageId, role: 'user', content}]
     if (outcome.text) messages.push({messageId, role: 'assistant', content: outcome.text, status: outcome.kind === 'done' ? 'complete' : 'partial'})
-    await hub.publishTerminal(outcome.kind, data, messageId, async (tx) => {
-      const repo = sessionRepo(tx.sql)
-      if (await repo.appendMessages(session.key, messages)) await repo.pruneEvents(session.key, new Date(Date.now() - EVENT_RETENTION_MS))
+    // The messages and the events in ONE transaction (shared with the other turns ending now).
+    await hub.publishTerminal(outcome.kind, data, messageId, async (events) => {
+      const last = await this.work.commits.run({key: session.key, messages, events, pruneBefore: turn.pruneBefore, reserveNext: ID_BLOCK})
+      if (last !== undefined) remember(this.idBlocks, session.key, {last, count: ID_BLOCK}, SESSION_AGENT_MAX)
     })
   }
 }

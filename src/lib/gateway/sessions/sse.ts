@@ -45,16 +45,36 @@ export interface SseStreamOptions {
 /**
  * A streaming Response. `start` gets the sink once the response is created; the client going
  * away (the ReadableStream is cancelled) calls onClose('client').
+ *
+ * Writes are coalesced: everything written in one turn of the event loop (say the deltas of one
+ * chunk from the provider) leaves as ONE chunk, at the end of that turn (setImmediate), instead
+ * of one socket write per event. close() sends what is buffered first.
  */
 export function sseResponse(start: (sink: SseSink) => void, options: SseStreamOptions = {}): Response {
   const encoder = new TextEncoder()
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined
   let closed = false
   let ping: NodeJS.Timeout | undefined
+  let buffer = ''
+  let scheduled = false
+
+  const flush = () => {
+    scheduled = false
+    if (buffer === '' || !controller) return
+    const text = buffer
+    buffer = ''
+    try {
+      controller.enqueue(encoder.encode(text))
+    } catch {
+      finish('client')
+    }
+  }
 
   const finish = (reason: 'client' | 'server') => {
     if (closed) return
+    if (reason === 'server') flush()
     closed = true
+    buffer = ''
     clearInterval(ping)
     if (reason === 'server') {
       try {
@@ -68,13 +88,12 @@ export function sseResponse(start: (sink: SseSink) => void, options: SseStreamOp
 
   const write = (text: string): boolean => {
     if (closed || !controller) return false
-    try {
-      controller.enqueue(encoder.encode(text))
-      return true
-    } catch {
-      finish('client')
-      return false
+    buffer += text
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
     }
+    return true
   }
 
   const sink: SseSink = {
@@ -90,7 +109,8 @@ export function sseResponse(start: (sink: SseSink) => void, options: SseStreamOp
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       controller = c
-      // A first comment makes the headers go out now, so a client knows the stream is open.
+      // A first comment tells the client the stream is open. It is buffered like the rest: the
+      // server sends the headers at once when the body has nothing ready yet.
       write(': ok\n\n')
       ping = setInterval(() => sink.comment('ping'), options.pingMs ?? PING_INTERVAL_MS)
       ping.unref?.()

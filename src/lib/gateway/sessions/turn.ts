@@ -6,7 +6,7 @@
 import {historyBudget, trimHistory} from '../providers/history.js'
 import {DEFAULT_TIMEOUT_MS, ProviderError, streamTurn, type ChatMessage, type Usage} from '../providers/index.js'
 import type {AgentRow, ProviderSpec, StoreTx} from '../store/types.js'
-import {noModelConfigured, resolveCredentials, type GrantFinder} from './credentials.js'
+import {noModelConfigured, resolveCredentials, type GrantFinder, type PrefetchedCredentials} from './credentials.js'
 import {normalizeConversation, systemPrompt} from './prompt.js'
 
 /** Why a turn was cancelled: the abort reason of the turn's signal. */
@@ -39,6 +39,8 @@ export interface TurnRequest {
   extraSystem?: string
   signal: AbortSignal
   dryRun?: boolean
+  /** Secrets and grant targets already read with the turn (no query to choose the key). */
+  prefetched?: PrefetchedCredentials
 }
 
 export interface TurnSink {
@@ -87,7 +89,7 @@ export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink:
   if (signal.aborted) return {kind: 'error', text: '', error: abortInfo(signal)}
 
   const chosen = await resolveCredentials(
-    {store: env.store, env: env.env, installKey: env.installKey, systemProviders: env.systemProviders, grants: env.grants},
+    {store: env.store, env: env.env, installKey: env.installKey, systemProviders: env.systemProviders, grants: env.grants, prefetched: req.prefetched},
     agent,
     req.userId,
   )
@@ -102,13 +104,16 @@ export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink:
 
   let text = ''
   const meta = {provider: target.id, model: target.model}
-  await sink.turn(meta)
+  const started = sink.turn(meta)
+  if (started) await started
   try {
     for await (const event of streamTurn({target, system, messages, signal, timeoutMs: env.timeoutMs ?? turnTimeoutMs(env.env)})) {
       if (event.type === 'delta') {
         if (event.text === '') continue
         text += event.text
-        await sink.delta(event.text)
+        // A sink that returns nothing costs no extra await per delta.
+        const sent = sink.delta(event.text)
+        if (sent) await sent
       } else if (event.type === 'tool_call') {
         await sink.toolCall({callId: event.callId, name: event.name, arguments: event.arguments})
       } else {

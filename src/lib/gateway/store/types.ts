@@ -150,6 +150,25 @@ export interface TokenRepo {
   listForUser(orgId: string, userId: string): Promise<TokenRow[]>
   /** Revoke one of the user's own tokens in that org; false when none matched. */
   revoke(orgId: string, userId: string, id: string): Promise<boolean>
+  /**
+   * A token by hash with its user, org and the user's membership in that org, in ONE query;
+   * undefined when the hash is unknown or the user, org or membership is missing. Revoked and
+   * expired tokens are returned too (the caller decides). The user's password hash is not read.
+   */
+  findWithOwner(tokenHash: string): Promise<TokenWithOwner | undefined>
+  /**
+   * Set last_used_at = `at` on these tokens, each only when its last use is null or at or
+   * before `staleBefore` (one statement; a token used recently is not written).
+   */
+  touchStale(ids: readonly string[], at: Date, staleBefore: Date): Promise<void>
+}
+
+/** What authentication needs, loaded at once (TokenRepo.findWithOwner). */
+export interface TokenWithOwner {
+  token: TokenRow
+  user: Omit<UserRow, 'passwordHash'>
+  org: OrgRow
+  role: MemberRole
 }
 
 export interface AgentRepo {

@@ -79,6 +79,19 @@ describe.each(driverNames())('gateway hardening (%s)', (driver) => {
       expect((await gw.api('/health')).status).toBe(200)
     })
 
+    it('a JSON body is read the same with a Content-Length, chunked, or after a UTF-8 BOM', async () => {
+      const body = JSON.stringify({name: 'body ✓ read', scopes: ['chat']})
+      const headers = {authorization: `Bearer ${gw.adminToken}`, 'content-type': 'application/json'}
+      const sized = await rawRequest(`${gw.url}/api/v1/tokens`, {method: 'POST', headers: {...headers, 'content-length': String(Buffer.byteLength(body))}, body})
+      const chunked = await rawRequest(`${gw.url}/api/v1/tokens`, {method: 'POST', headers: {...headers, 'transfer-encoding': 'chunked'}, body})
+      const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)])
+      const bom = await rawRequest(`${gw.url}/api/v1/tokens`, {method: 'POST', headers: {...headers, 'content-length': String(withBom.length)}, body: withBom})
+      for (const res of [sized, chunked, bom]) {
+        expect(res.status, res.text).toBe(201)
+        expect(res.body).toMatchObject({name: 'body ✓ read', scopes: ['chat']})
+      }
+    })
+
     it('malformed JSON is 400 INVALID_JSON naming the problem', async () => {
       const res = await gw.api('/api/v1/tokens', {method: 'POST', body: '{bad json', headers: {'content-type': 'application/json'}})
       expect(res.status).toBe(400)

@@ -6,8 +6,8 @@
  * user in the same query (S4); the event and message helpers take a session key that was
  * loaded that way first.
  */
-import type {Sql} from '../types.js'
-import {type Raw, first, toDate} from './rows.js'
+import type {AgentSpec, Sql} from '../types.js'
+import {type Raw, first, toDate, toJson, toStringOrNull} from './rows.js'
 
 export interface SessionRow {
   key: string
@@ -85,6 +85,257 @@ function toEvent(r: Raw): SessionEventRow {
   }
 }
 
+/** One turn to load (SessionRepo.loadTurns). */
+export interface TurnLoadRequest extends SessionOwner {
+  key: string
+  /** The agent version the caller holds (from an earlier load): its spec is then not sent again. */
+  agentVersion?: string | null
+}
+
+/** Everything a turn needs before the provider is called, from ONE read-only statement. */
+export interface TurnLoadRow {
+  session: SessionRow
+  /** undefined when the session's agent no longer exists. */
+  agent?: {
+    /** Changes with every write of the agent row. */
+    version: string
+    /** undefined when `version` equals the requested agentVersion (the caller's copy is current). */
+    spec?: AgentSpec
+    managedBy: string | null
+    createdAt: Date
+    updatedAt: Date
+  }
+  /** The history, oldest first. */
+  history: {role: MessageRole; content: string}[]
+  /** Org secrets named by the agent's providers (`key.kind = "secret"`): name → ciphertext. */
+  secrets: Map<string, string>
+  /** Providers the user holds a grant of for this agent (any status). */
+  grantTargets: string[]
+}
+
+/** The end of one turn (SessionRepo.commitTurns). */
+export interface TurnCommitItem {
+  key: string
+  messages: NewSessionMessage[]
+  /** Events to add to the log (ids from reserveEventIds), stored packed (see appendEventBatches). */
+  events: SessionEventRow[]
+  /** Also forget this session's events older than this. */
+  pruneBefore?: Date
+  /** Reserve this many event ids for the session's next turn (0: none). */
+  reserveNext?: number
+}
+
+/**
+ * The event value of a row that packs several events (appendEventBatches). Its id is the id of
+ * its last event, its message_id that event's; its data is a JSON array of entries:
+ *
+ * - `[id, event, messageId, data, prefixed]`: one event. messageId 0 = the row's message_id;
+ *   prefixed 1 = the data began with the event's `"messageId"` member, which is left out (and
+ *   put back on reading);
+ * - `[id, 1, messageId, [text, …]]`: a run of `delta` events with consecutive ids from `id`,
+ *   each with the data `{"messageId":…,"text":…}`: only their texts are kept.
+ *
+ * A turn's events then take one small row (no TOAST compression, little to escape): the cost of
+ * writing them is mostly per row, and a row with 50 deltas costs little more than one with 3.
+ */
+export const PACKED_EVENT = '$batch'
+/** At most this many events per packed row. */
+const PACK_MAX = 256
+const DELTA_RUN = 1
+
+function messageIdPrefix(messageId: string): string {
+  return `{"messageId":${JSON.stringify(messageId)}`
+}
+
+/** The JSON text literal of a delta's data `{"messageId":…,"text":"…"}`, or undefined for any other shape. */
+function deltaText(e: SessionEventRow): string | undefined {
+  if (e.event !== 'delta' || e.messageId === null) return undefined
+  const head = `${messageIdPrefix(e.messageId)},"text":`
+  if (!e.data.startsWith(head) || !e.data.endsWith('}')) return undefined
+  const literal = e.data.slice(head.length, -1)
+  try {
+    return typeof JSON.parse(literal) === 'string' ? literal : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Pack events (id order) into rows of at most PACK_MAX events. */
+export function packEvents(events: readonly SessionEventRow[]): SessionEventRow[] {
+  const rows: SessionEventRow[] = []
+  for (let i = 0; i < events.length; i += PACK_MAX) {
+    const part = events.slice(i, i + PACK_MAX)
+    const last = part[part.length - 1]!
+    const midOf = (e: SessionEventRow) => (e.messageId === null ? 'null' : e.messageId === last.messageId ? '0' : JSON.stringify(e.messageId))
+    const entries: string[] = []
+    let run: {first: SessionEventRow; texts: string[]} | undefined
+    const endRun = () => {
+      if (run) entries.push(`[${run.first.id},${DELTA_RUN},${midOf(run.first)},[${run.texts.join(',')}]]`)
+      run = undefined
+    }
+    for (const e of part) {
+      const text = deltaText(e)
+      if (text !== undefined) {
+        if (run && run.first.messageId === e.messageId && run.first.id + run.texts.length === e.id) {
+          run.texts.push(text)
+          continue
+        }
+        endRun()
+        run = {first: e, texts: [text]}
+        continue
+      }
+      endRun()
+      const mid = midOf(e)
+      if (e.messageId !== null) {
+        const prefix = messageIdPrefix(e.messageId)
+        if (e.data === `${prefix}}`) {
+          entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},{},1]`)
+          continue
+        }
+        if (e.data.startsWith(`${prefix},`)) {
+          entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},{${e.data.slice(prefix.length + 1)},1]`)
+          continue
+        }
+      }
+      entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},${e.data},0]`)
+    }
+    endRun()
+    rows.push({id: last.id, messageId: last.messageId, event: PACKED_EVENT, data: `[${entries.join(',')}]`})
+  }
+  return rows
+}
+
+type PackedEntry = [number, string, string | 0 | null, unknown, 0 | 1] | [number, typeof DELTA_RUN, string | 0 | null, string[]]
+
+/** The events of stored rows (packed or not) with an id above `afterId`, in id order, once each. */
+export function unpackEvents(rows: readonly SessionEventRow[], afterId: number): SessionEventRow[] {
+  const out = new Map<number, SessionEventRow>()
+  for (const row of rows) {
+    if (row.event !== PACKED_EVENT) {
+      if (row.id > afterId) out.set(row.id, row)
+      continue
+    }
+    for (const entry of JSON.parse(row.data) as PackedEntry[]) {
+      const [id, kind, mid] = entry
+      const messageId = mid === 0 ? row.messageId : mid
+      if (kind === DELTA_RUN) {
+        const head = `${messageIdPrefix(messageId ?? '')},"text":`
+        entry[3].forEach((text, n) => {
+          if (id + n > afterId) out.set(id + n, {id: id + n, event: 'delta', messageId, data: `${head}${JSON.stringify(text)}}`})
+        })
+        continue
+      }
+      if (id <= afterId) continue
+      let data = JSON.stringify(entry[3])
+      if (entry[4] === 1 && messageId !== null) data = data === '{}' ? `${messageIdPrefix(messageId)}}` : `${messageIdPrefix(messageId)},${data.slice(1)}`
+      out.set(id, {id, event: kind, messageId, data})
+    }
+  }
+  return [...out.values()].sort((a, b) => a.id - b.id)
+}
+
+const INSERT_SESSIONS = `
+INSERT INTO sessions (key, org_id, user_id, agent_id, thread, last_event_id)
+SELECT r.key, a.org_id, r.user_id, a.agent_id, r.thread, r.reserve
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS r (key, org_id, user_id, agent_id, thread, reserve)
+JOIN agents a ON a.org_id = r.org_id AND a.agent_id = r.agent_id
+ON CONFLICT (org_id, user_id, agent_id, thread) DO NOTHING
+RETURNING ${COLUMNS}`
+
+/** Changes with every write of an agent row (a new row version has a new xmin). */
+const AGENT_VERSION = `a.xmin::text || '/' || floor(extract(epoch FROM a.updated_at) * 1000000)::text`
+
+const LOAD_TURNS = `
+SELECT s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_id, s.created_at, s.updated_at,
+  ${AGENT_VERSION} AS agent_version,
+  CASE WHEN ${AGENT_VERSION} IS DISTINCT FROM req.agent_version THEN a.spec END AS agent_spec,
+  a.managed_by AS agent_managed_by, a.created_at AS agent_created_at, a.updated_at AS agent_updated_at,
+  ARRAY(SELECT json_build_array(m.role, m.content)::text FROM session_messages m WHERE m.session_key = s.key ORDER BY m.seq) AS history,
+  ARRAY(SELECT json_build_array(x.name, x.ciphertext)::text FROM secrets x
+        WHERE x.org_id = s.org_id
+          AND a.spec -> 'providers' @> jsonb_build_array(jsonb_build_object('key', jsonb_build_object('kind', 'secret', 'name', x.name)))) AS secrets,
+  ARRAY(SELECT g.target FROM oauth_grants g
+        WHERE g.org_id = s.org_id AND g.user_id = s.user_id AND g.agent_id = s.agent_id AND g.kind = 'provider') AS grant_targets
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS req (key, org_id, user_id, agent_version)
+JOIN sessions s ON s.key = req.key AND s.org_id = req.org_id AND s.user_id = req.user_id
+LEFT JOIN agents a ON a.org_id = s.org_id AND a.agent_id = s.agent_id`
+
+function toTurnLoad(r: Raw): TurnLoadRow {
+  const version = toStringOrNull(r.agent_version)
+  const spec = r.agent_spec === null || r.agent_spec === undefined ? undefined : toJson<AgentSpec>(r.agent_spec)
+  const pairs = (value: unknown) => (Array.isArray(value) ? value.map((v) => JSON.parse(String(v)) as [string, string]) : [])
+  return {
+    session: toSession(r),
+    agent:
+      version === null
+        ? undefined
+        : {version, spec, managedBy: toStringOrNull(r.agent_managed_by), createdAt: toDate(r.agent_created_at), updatedAt: toDate(r.agent_updated_at)},
+    history: pairs(r.history).map(([role, content]) => ({role: role as MessageRole, content})),
+    secrets: new Map(pairs(r.secrets)),
+    grantTargets: Array.isArray(r.grant_targets) ? r.grant_targets.map(String) : [],
+  }
+}
+
+/**
+ * The end of several turns as ONE statement (so one implicit transaction, atomic on both
+ * drivers): touch the sessions and reserve their next ids, then — for the sessions that still
+ * exist — insert the messages in order (seq follows the ordinality), the packed events, and
+ * prune expired events. All parameters are arrays: the statement's size does not grow with the
+ * number of turns.
+ */
+const commitTurnsSql: StatementText = (encoded) => `
+WITH u AS (
+  UPDATE sessions SET updated_at = now(), last_event_id = sessions.last_event_id + i.reserve
+  FROM unnest($1::text[], $2::bigint[]) AS i (key, reserve)
+  WHERE sessions.key = i.key
+  RETURNING sessions.key, sessions.last_event_id
+), m AS (
+  INSERT INTO session_messages (session_key, message_id, role, content, status)
+  SELECT v.session_key, v.message_id, v.role, ${b64(encoded, 'v.content')}, v.status
+  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS v (session_key, message_id, role, content, status, ord)
+  JOIN u ON u.key = v.session_key
+  ORDER BY v.ord
+  RETURNING 1
+), e AS (
+  INSERT INTO session_events (session_key, id, message_id, event, data)
+  SELECT v.session_key, v.id, v.message_id, v.event, ${b64(encoded, 'v.data')}
+  FROM unnest($8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[]) AS v (session_key, id, message_id, event, data)
+  JOIN u ON u.key = v.session_key
+  ON CONFLICT (session_key, id) DO NOTHING
+  RETURNING 1
+), p AS (
+  DELETE FROM session_events d
+  USING unnest($13::text[], $14::timestamptz[]) AS x (key, before)
+  WHERE d.session_key = x.key AND d.created_at < x.before AND x.key IN (SELECT key FROM u)
+  RETURNING 1
+)
+SELECT key, last_event_id FROM u`
+
+/** Rows of several sessions' events as one unnest() insert; events of deleted sessions are dropped. */
+async function insertEventRows(sql: Sql, rows: readonly (SessionEventRow & {key: string})[]): Promise<void> {
+  const CHUNK = 5_000
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const part = rows.slice(i, i + CHUNK)
+    await sql.query(
+      `INSERT INTO session_events (session_key, id, message_id, event, data)
+       SELECT v.session_key, v.id, v.message_id, v.event, v.data
+       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) AS v (session_key, id, message_id, event, data)
+       JOIN sessions s ON s.key = v.session_key
+       ON CONFLICT (session_key, id) DO NOTHING`,
+      [part.map((r) => r.key), part.map((r) => r.id), part.map((r) => r.messageId), part.map((r) => r.event), part.map((r) => r.data)],
+    )
+  }
+}
+
+/** A session to create (SessionRepo.insertIfAgent). */
+export interface NewSession extends SessionOwner {
+  key: string
+  agentId: string
+  thread: string
+  /** Event ids to reserve for the creator. */
+  reserve?: number
+}
+
 export interface SessionRepo {
   /** The session with this key, only when it belongs to this org AND user (one query). */
   get(owner: SessionOwner, key: string): Promise<SessionRow | undefined>
@@ -113,9 +364,123 @@ export interface SessionRepo {
   eventsAfter(key: string, afterId: number, limit?: number): Promise<SessionEventRow[]>
   /** Forget events older than `before` (replay is for reconnects, not for archives). */
   pruneEvents(key: string, before: Date): Promise<void>
+  /**
+   * Load several turns at once, ONE read-only statement: each session only when it belongs to
+   * the request's org AND user (S4), with its agent (the spec only when it changed since
+   * `agentVersion`), history, the org secrets its providers name and the user's provider grant
+   * targets. Keyed by session key; a session not found is absent. Requests must be distinct by
+   * (key, org, user).
+   */
+  loadTurns(requests: readonly TurnLoadRequest[]): Promise<Map<string, TurnLoadRow>>
+  /** reserveEventIds for several sessions in one statement: key → last id (absent: no such session). */
+  reserveEventIdsMany(requests: readonly {key: string; count: number}[]): Promise<Map<string, number>>
+  /**
+   * Insert sessions, each only when its agent exists in its org, in ONE statement: the rows
+   * inserted, by key (absent: the agent is missing or (org, user, agent, thread) already exists).
+   * `reserve` event ids are reserved for the creator at once (the block is [1, reserve]).
+   * Inputs must be distinct by (org, user, agent, thread).
+   */
+  insertIfAgent(inputs: readonly NewSession[]): Promise<Map<string, SessionRow>>
+  /**
+   * Store the end of several turns in ONE statement (atomic): touch the sessions (and reserve
+   * ids for their next turn), append each turn's messages in order and its events packed, prune
+   * where asked. Returns, for each session that still exists, its last_event_id after the
+   * reservation (the others are skipped). Keys must be distinct.
+   */
+  commitTurns(items: readonly TurnCommitItem[]): Promise<Map<string, number>>
+  /** Append events of several sessions, packed one row per session (rows of deleted sessions are dropped). */
+  appendEventBatches(batches: readonly {key: string; events: readonly SessionEventRow[]}[]): Promise<void>
+  /** The events above `afterId`, packed rows unpacked, in id order (at most `limit` stored rows). */
+  eventLogAfter(key: string, afterId: number, limit?: number): Promise<SessionEventRow[]>
 }
 
-export function sessionRepo(sql: Sql): SessionRepo {
+export interface SessionRepoOptions {
+  /**
+   * Run the statements of the chat hot path (loadTurns, insertIfAgent) as server-side prepared
+   * statements. Meant for a single-connection database (PGlite), where planning them costs more
+   * than running them; a prepared statement is per connection, so not for a pool.
+   */
+  prepare?: boolean
+}
+
+/**
+ * An array parameter of a hot statement. `free` text (message contents, event data) may hold
+ * anything: a prepared statement gets it base64-encoded and decodes it itself (see b64()).
+ */
+type ArrayArg =
+  | {type: 'text'; values: readonly (string | null)[]; free?: boolean}
+  | {type: 'bigint'; values: readonly number[]}
+  | {type: 'timestamptz'; values: readonly Date[]}
+
+/**
+ * Values that can be written into SQL as literals with no quoting question at all: ids, keys,
+ * thread names, versions, timestamps, base64 (no quote, backslash, space or control character).
+ * Anything else is only ever sent as a bind parameter.
+ */
+const PLAIN_VALUE = /^[A-Za-z0-9_.:/+=$-]*$/
+
+/** `ARRAY[…]::type[]` literal of the values, or undefined when one of them is not plain. */
+function arrayLiteral(arg: ArrayArg): string | undefined {
+  const parts: string[] = []
+  for (const v of arg.values) {
+    if (v === null) {
+      parts.push('NULL')
+    } else if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) return undefined
+      parts.push(String(v))
+    } else {
+      const text = v instanceof Date ? v.toISOString() : arg.type === 'text' && arg.free ? Buffer.from(v, 'utf8').toString('base64') : v
+      if (!PLAIN_VALUE.test(text)) return undefined
+      parts.push(`'${text}'`)
+    }
+  }
+  return `ARRAY[${parts.join(',')}]::${arg.type}[]`
+}
+
+/** A statement's SQL; `encoded`: its free text parameters arrive base64-encoded. */
+type StatementText = (encoded: boolean) => string
+
+/** In a statement's SQL: the value of a free text parameter column. */
+function b64(encoded: boolean, column: string): string {
+  return encoded ? `convert_from(decode(${column}, 'base64'), 'UTF8')` : column
+}
+
+const prepared = new WeakMap<Sql, Map<string, Promise<boolean>>>()
+
+/**
+ * Run a statement (array parameters $1…$n) as the prepared statement `name` of this connection:
+ * PREPARE once, then EXECUTE with literal arguments. Falls back to an ordinary query when an
+ * argument is not plain or the statement cannot be prepared.
+ */
+async function queryPrepared(sql: Sql, name: string, text: StatementText, args: readonly ArrayArg[]): Promise<Raw[]> {
+  let statements = prepared.get(sql)
+  if (!statements) prepared.set(sql, (statements = new Map()))
+  let ready = statements.get(name)
+  if (!ready) {
+    ready = sql.query(`PREPARE ${name} (${args.map((a) => `${a.type}[]`).join(', ')}) AS ${text(true)}`).then(
+      () => true,
+      // 42P05: prepared already (another repo over the same connection).
+      (err: unknown) => (err as {code?: unknown} | null)?.code === '42P05',
+    )
+    statements.set(name, ready)
+  }
+  if (await ready) {
+    const literals = args.map(arrayLiteral)
+    if (literals.every((l) => l !== undefined)) return sql.query<Raw>(`EXECUTE ${name} (${literals.join(', ')})`)
+  }
+  return queryParams(sql, text, args)
+}
+
+function queryParams(sql: Sql, text: StatementText, args: readonly ArrayArg[]): Promise<Raw[]> {
+  return sql.query<Raw>(
+    text(false),
+    args.map((a) => [...a.values]),
+  )
+}
+
+export function sessionRepo(sql: Sql, options: SessionRepoOptions = {}): SessionRepo {
+  const run = (name: string, text: StatementText, args: readonly ArrayArg[]) =>
+    options.prepare ? queryPrepared(sql, name, text, args) : queryParams(sql, text, args)
   return {
     async get({orgId, userId}, key) {
       const row = first(
@@ -215,6 +580,84 @@ export function sessionRepo(sql: Sql): SessionRepo {
     },
     async pruneEvents(key, before) {
       await sql.query('DELETE FROM session_events WHERE session_key = $1 AND created_at < $2', [key, before])
+    },
+    async loadTurns(requests) {
+      const out = new Map<string, TurnLoadRow>()
+      if (requests.length === 0) return out
+      const rows = await run('lobu_load_turns_v1', () => LOAD_TURNS, [
+        {type: 'text', values: requests.map((r) => r.key)},
+        {type: 'text', values: requests.map((r) => r.orgId)},
+        {type: 'text', values: requests.map((r) => r.userId)},
+        {type: 'text', values: requests.map((r) => r.agentVersion ?? null)},
+      ])
+      for (const row of rows) out.set(String(row.key), toTurnLoad(row))
+      return out
+    },
+    async reserveEventIdsMany(requests) {
+      const out = new Map<string, number>()
+      if (requests.length === 0) return out
+      const rows = await sql.query<Raw>(
+        `UPDATE sessions SET last_event_id = sessions.last_event_id + r.count
+         FROM unnest($1::text[], $2::bigint[]) AS r (key, count)
+         WHERE sessions.key = r.key
+         RETURNING sessions.key, sessions.last_event_id`,
+        [requests.map((r) => r.key), requests.map((r) => r.count)],
+      )
+      for (const row of rows) out.set(String(row.key), Number(row.last_event_id))
+      return out
+    },
+    async insertIfAgent(inputs) {
+      const out = new Map<string, SessionRow>()
+      if (inputs.length === 0) return out
+      const rows = await run('lobu_insert_sessions_v1', () => INSERT_SESSIONS, [
+        {type: 'text', values: inputs.map((i) => i.key)},
+        {type: 'text', values: inputs.map((i) => i.orgId)},
+        {type: 'text', values: inputs.map((i) => i.userId)},
+        {type: 'text', values: inputs.map((i) => i.agentId)},
+        {type: 'text', values: inputs.map((i) => i.thread)},
+        {type: 'bigint', values: inputs.map((i) => i.reserve ?? 0)},
+      ])
+      for (const row of rows) out.set(String(row.key), toSession(row))
+      return out
+    },
+    async commitTurns(items) {
+      const live = new Map<string, number>()
+      if (items.length === 0) return live
+      const messages = items.flatMap((i) => i.messages.map((m) => ({key: i.key, ...m})))
+      const events = items.flatMap((i) => packEvents(i.events).map((e) => ({key: i.key, ...e})))
+      const prune = items.filter((i) => i.pruneBefore)
+      const rows = await run('lobu_commit_turns_v1', commitTurnsSql, [
+        {type: 'text', values: items.map((i) => i.key)},
+        {type: 'bigint', values: items.map((i) => i.reserveNext ?? 0)},
+        {type: 'text', values: messages.map((m) => m.key)},
+        {type: 'text', values: messages.map((m) => m.messageId)},
+        {type: 'text', values: messages.map((m) => m.role)},
+        {type: 'text', values: messages.map((m) => m.content), free: true},
+        {type: 'text', values: messages.map((m) => m.status ?? 'complete')},
+        {type: 'text', values: events.map((e) => e.key)},
+        {type: 'bigint', values: events.map((e) => e.id)},
+        {type: 'text', values: events.map((e) => e.messageId)},
+        {type: 'text', values: events.map((e) => e.event)},
+        {type: 'text', values: events.map((e) => e.data), free: true},
+        {type: 'text', values: prune.map((i) => i.key)},
+        {type: 'timestamptz', values: prune.map((i) => i.pruneBefore!)},
+      ])
+      for (const r of rows) live.set(String(r.key), Number(r.last_event_id))
+      return live
+    },
+    async appendEventBatches(batches) {
+      await insertEventRows(
+        sql,
+        batches.flatMap((b) => packEvents(b.events).map((e) => ({key: b.key, ...e}))),
+      )
+    },
+    async eventLogAfter(key, afterId, limit = 10_000) {
+      // A packed row holds events up to its id: those above afterId are in rows with id > afterId.
+      const rows = await sql.query<Raw>(
+        'SELECT id, message_id, event, data FROM session_events WHERE session_key = $1 AND id > $2 ORDER BY id LIMIT $3',
+        [key, afterId, limit],
+      )
+      return unpackEvents(rows.map(toEvent), afterId)
     },
   }
 }

@@ -1,6 +1,6 @@
 import {newId} from '../ids.js'
-import type {Sql, TokenRepo, TokenRow} from '../types.js'
-import {type Raw, first, toDate, toDateOrNull} from './rows.js'
+import type {MemberRole, Sql, TokenRepo, TokenRow, TokenWithOwner} from '../types.js'
+import {type Raw, first, toDate, toDateOrNull, toStringOrNull} from './rows.js'
 
 const COLUMNS = 'id, org_id, user_id, name, token_hash, scopes, expires_at, last_used_at, revoked_at, created_at'
 
@@ -16,6 +16,27 @@ function toToken(r: Raw): TokenRow {
     lastUsedAt: toDateOrNull(r.last_used_at),
     revokedAt: toDateOrNull(r.revoked_at),
     createdAt: toDate(r.created_at),
+  }
+}
+
+const WITH_OWNER = `
+SELECT t.id, t.org_id, t.user_id, t.name, t.token_hash, t.scopes, t.expires_at, t.last_used_at, t.revoked_at, t.created_at,
+       u.email AS user_email, u.name AS user_name, u.is_admin AS user_is_admin, u.created_at AS user_created_at,
+       o.slug AS org_slug, o.name AS org_name, o.created_at AS org_created_at,
+       m.role AS member_role
+FROM tokens t
+JOIN users u ON u.id = t.user_id
+JOIN orgs o ON o.id = t.org_id
+JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id
+WHERE t.token_hash = $1`
+
+function toTokenWithOwner(r: Raw): TokenWithOwner {
+  const token = toToken(r)
+  return {
+    token,
+    user: {id: token.userId, email: toStringOrNull(r.user_email), name: String(r.user_name), isAdmin: r.user_is_admin === true, createdAt: toDate(r.user_created_at)},
+    org: {id: token.orgId, slug: String(r.org_slug), name: String(r.org_name), createdAt: toDate(r.org_created_at)},
+    role: String(r.member_role) as MemberRole,
   }
 }
 
@@ -52,6 +73,18 @@ export function tokenRepo(sql: Sql): TokenRepo {
         [orgId, userId, id],
       )
       return rows.length > 0
+    },
+    async findWithOwner(tokenHash) {
+      const row = first(await sql.query<Raw>(WITH_OWNER, [tokenHash]))
+      return row && toTokenWithOwner(row)
+    },
+    async touchStale(ids, at, staleBefore) {
+      if (ids.length === 0) return
+      await sql.query('UPDATE tokens SET last_used_at = $2 WHERE id = ANY($1::text[]) AND (last_used_at IS NULL OR last_used_at <= $3)', [
+        [...ids],
+        at,
+        staleBefore,
+      ])
     },
   }
 }

@@ -1,0 +1,176 @@
+/**
+ * Batching of the chat hot path's database work.
+ *
+ * PGlite runs every statement synchronously on the gateway's one event loop, and a statement
+ * costs far more than a row: 200 turns each loading their session alone queue 200 statements
+ * behind each other, the same 200 in one statement take a few milliseconds. So session
+ * creation, turn loads, id reservations, event log writes and end-of-turn commits of all
+ * sessions go through Batchers: what is queued while a statement runs goes into the next one.
+ * Creations and loads start at once when the batcher was idle (a lone request waits for
+ * nothing) and gather a burst otherwise; the work that follows a turn's first token (ids,
+ * log, commit) starts at the end of the event loop's turn, after the sockets were written.
+ */
+import {AsyncResource} from 'node:async_hooks'
+
+import {sessionRepo, type NewSession, type SessionEventRow, type SessionRow, type TurnCommitItem, type TurnLoadRequest, type TurnLoadRow} from '../store/repos/sessions.js'
+import type {Store} from '../store/types.js'
+
+export interface BatcherOptions {
+  maxBatch?: number
+  /** Retry the items one by one when a batch of several fails. */
+  isolateFailures?: boolean
+  /**
+   * Start an idle batcher at the end of the current turn of the event loop (setImmediate)
+   * rather than at once: what is already under way in this turn (the socket writes of streams,
+   * a provider request) goes out first — a PGlite statement holds the event loop while it runs —
+   * and the work queued during this turn joins the batch. `'busy'`: only when the previous batch
+   * ended less than BUSY_MS ago (a lone request waits for nothing, a burst is batched).
+   */
+  defer?: boolean | 'busy'
+}
+
+/** See BatcherOptions.defer. */
+const BUSY_MS = 5
+
+interface Queued<In, Out> {
+  item: In
+  resolve: (value: Out) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * Runs `flush` over the items queued meanwhile, one flush at a time, in arrival order. A flush
+ * runs in the async context the batcher was made in, never in one of its callers' (whose store
+ * transaction, say, must not swallow the other callers' work).
+ */
+export class Batcher<In, Out> {
+  private queue: Queued<In, Out>[] = []
+  private running = false
+  private lastEnd = -Infinity
+  private readonly scope = new AsyncResource('lobu.batch')
+
+  constructor(
+    private readonly flush: (items: In[]) => Promise<Out[]>,
+    private readonly options: BatcherOptions = {},
+  ) {}
+
+  run(item: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      this.queue.push({item, resolve, reject})
+      if (this.running) return
+      this.running = true
+      const {defer} = this.options
+      const start = () => this.scope.runInAsyncScope(() => void this.drain())
+      if (defer === true || (defer === 'busy' && performance.now() - this.lastEnd < BUSY_MS)) setImmediate(start)
+      else start()
+    })
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxBatch ?? 500)
+        try {
+          const out = await this.flush(batch.map((q) => q.item))
+          batch.forEach((q, i) => q.resolve(out[i] as Out))
+        } catch (err) {
+          if (!this.options.isolateFailures || batch.length === 1) {
+            for (const q of batch) q.reject(err)
+            continue
+          }
+          // One bad item must not fail the others: retry each alone.
+          for (const q of batch) {
+            try {
+              q.resolve(((await this.flush([q.item])) as Out[])[0] as Out)
+            } catch (single) {
+              q.reject(single)
+            }
+          }
+        }
+      }
+    } finally {
+      this.running = false
+      this.lastEnd = performance.now()
+    }
+  }
+}
+
+/** The batched database work of the sessions of one store. */
+export class SessionWork {
+  /** → the session row when it was inserted (its agent exists and the thread is new). */
+  readonly creates: Batcher<NewSession, SessionRow | undefined>
+  readonly loads: Batcher<TurnLoadRequest, TurnLoadRow | undefined>
+  readonly reserves: Batcher<{key: string; count: number}, number | undefined>
+  readonly events: Batcher<{key: string; events: SessionEventRow[]}, void>
+  /** → the session's last_event_id after the commit, undefined when it no longer exists. */
+  readonly commits: Batcher<TurnCommitItem, number | undefined>
+
+  constructor(store: Store) {
+    // PGlite is one connection: its hot statements are prepared once (planning them costs more
+    // than running them). A pool (PostgreSQL) would need them on every connection: not there.
+    const repo = sessionRepo(store.sql, {prepare: store.kind === 'pglite'})
+    this.creates = new Batcher(
+      async (items) => {
+        // One insert per (org, user, agent, thread): a second one finds the thread taken.
+        const seen = new Set<string>()
+        const distinct = items.filter((i) => {
+          const id = `${i.orgId}\u0000${i.userId}\u0000${i.agentId}\u0000${i.thread}`
+          return !seen.has(id) && Boolean(seen.add(id))
+        })
+        const rows = await repo.insertIfAgent(distinct)
+        return items.map((i) => rows.get(i.key))
+      },
+      {defer: 'busy'},
+    )
+    this.loads = new Batcher(
+      async (items) => {
+        // One request per (key, org, user) in the statement; duplicates share its row.
+        const distinct = new Map<string, TurnLoadRequest>()
+        for (const item of items) {
+          const id = `${item.key}\u0000${item.orgId}\u0000${item.userId}`
+          const prev = distinct.get(id)
+          // Two callers holding different agent versions: ask for the spec.
+          if (!prev) distinct.set(id, item)
+          else if (prev.agentVersion !== item.agentVersion) distinct.set(id, {...prev, agentVersion: null})
+        }
+        const rows = await repo.loadTurns([...distinct.values()])
+        return items.map((item) => {
+          const row = rows.get(item.key)
+          return row && row.session.orgId === item.orgId && row.session.userId === item.userId ? row : undefined
+        })
+      },
+      {defer: 'busy'},
+    )
+    this.reserves = new Batcher(
+      async (items) => {
+        // A key twice in one batch would be updated once: such a batch is split.
+        const out: (number | undefined)[] = []
+        let rest = items.map((item, index) => ({item, index}))
+        while (rest.length > 0) {
+          const seen = new Set<string>()
+          const now = rest.filter(({item}) => !seen.has(item.key) && seen.add(item.key))
+          rest = rest.filter((x) => !now.includes(x))
+          const last = await repo.reserveEventIdsMany(now.map((x) => x.item))
+          for (const {item, index} of now) out[index] = last.get(item.key)
+        }
+        return out
+      },
+      {defer: true},
+    )
+    this.events = new Batcher<{key: string; events: SessionEventRow[]}, void>(
+      async (items) => {
+        await repo.appendEventBatches(items)
+        return items.map(() => undefined)
+      },
+      {defer: true},
+    )
+    this.commits = new Batcher(
+      async (items) => {
+        // One turn per session at a time: keys are distinct within a batch. One statement: atomic.
+        const live = await repo.commitTurns(items)
+        return items.map((item) => live.get(item.key))
+      },
+      {defer: true, isolateFailures: true},
+    )
+  }
+}

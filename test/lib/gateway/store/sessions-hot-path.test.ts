@@ -1,0 +1,207 @@
+import {createHash, randomBytes} from 'node:crypto'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {oauthRepo} from '../../../../src/lib/gateway/store/repos/oauth.js'
+import {PACKED_EVENT, packEvents, sessionRepo, unpackEvents, type SessionEventRow} from '../../../../src/lib/gateway/store/repos/sessions.js'
+import type {AgentSpec, Store} from '../../../../src/lib/gateway/store/types.js'
+import {storeDrivers} from '../../../support/store.js'
+
+const suffix = () => randomBytes(4).toString('hex')
+const key = () => `ses_${randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 32)}`
+
+function spec(identity: string, secret = 'OPENAI_API_KEY'): AgentSpec {
+  return {
+    name: 'A',
+    files: {identity, skills: []},
+    providers: [{id: 'openai', model: 'gpt-4o-mini', key: {kind: 'secret', name: secret}}],
+    mcp: {},
+    network: {allowed: [], denied: []},
+    tools: {preApproved: [], allowed: [], denied: []},
+  }
+}
+
+const delta = (id: number, messageId: string, text: string): SessionEventRow => ({id, messageId, event: 'delta', data: JSON.stringify({messageId, text})})
+
+describe('packed event rows', () => {
+  const events: SessionEventRow[] = [
+    {id: 7, messageId: 'msg_a', event: 'turn', data: JSON.stringify({messageId: 'msg_a', agentId: 'x', provider: 'openai', model: 'm'})},
+    delta(8, 'msg_a', 'Hel'),
+    delta(9, 'msg_a', 'lo "quoted" \\ \n\u2028 é 😀'),
+    // A gap in the ids (a new block) ends a run of deltas.
+    delta(20, 'msg_a', '!'),
+    {id: 21, messageId: 'msg_a', event: 'tool_call', data: JSON.stringify({messageId: 'msg_a', callId: 'c1', name: 'n', arguments: '{"a":1}'})},
+    {id: 22, messageId: 'msg_b', event: 'delta', data: JSON.stringify({messageId: 'msg_b', text: 'other message'})},
+    // Shapes the compact forms do not cover are kept as they are.
+    {id: 23, messageId: 'msg_a', event: 'delta', data: JSON.stringify({text: 'no message id first', messageId: 'msg_a'})},
+    {id: 24, messageId: null, event: 'note', data: '{"x":[1,2]}'},
+    {id: 25, messageId: 'msg_a', event: 'done', data: JSON.stringify({messageId: 'msg_a'})},
+  ]
+
+  it('round-trips every event, byte for byte, in one row', () => {
+    const rows = packEvents(events)
+    expect(rows).toHaveLength(1)
+    expect(rows[0]).toMatchObject({id: 25, messageId: 'msg_a', event: PACKED_EVENT})
+    expect(unpackEvents(rows, 0)).toEqual(events)
+  })
+
+  it('returns only events above the given id, merged with plain rows, once each, in order', () => {
+    const plain = {id: 26, messageId: 'msg_c', event: 'delta', data: '{"messageId":"msg_c","text":"x"}'}
+    const rows = [...packEvents(events), plain, ...packEvents(events.slice(2, 4))]
+    expect(unpackEvents(rows, 9).map((e) => e.id)).toEqual([20, 21, 22, 23, 24, 25, 26])
+    expect(unpackEvents(rows, 8)[0]).toEqual(events[2])
+  })
+
+  it('keeps a run of deltas small: 50 deltas take little more than their text', () => {
+    const many = Array.from({length: 50}, (_, i) => delta(100 + i, 'msg_abcdefghijklmnopqrstuvwxyz', `tok${i} `))
+    const [row] = packEvents(many)
+    expect(row!.data.length).toBeLessThan(many.reduce((n, e) => n + e.data.length, 0) / 3)
+    expect(unpackEvents([row!], 0)).toEqual(many)
+  })
+
+  it('splits long turns into rows of at most 256 events', () => {
+    const many = Array.from({length: 600}, (_, i) => delta(i + 1, 'msg_a', `t${i}`))
+    const rows = packEvents(many)
+    expect(rows.map((r) => r.id)).toEqual([256, 512, 600])
+    expect(unpackEvents(rows, 300)).toEqual(many.slice(300))
+  })
+})
+
+describe.each(storeDrivers())('session hot-path statements on $name', ({name, open}) => {
+  let store: Store
+  let cleanup: () => Promise<void>
+  let orgA: string
+  let orgB: string
+  let user: string
+  let other: string
+  beforeAll(async () => {
+    ;({store, cleanup} = await open())
+    orgA = (await store.orgs.create({slug: `a-${suffix()}`, name: 'A'})).id
+    orgB = (await store.orgs.create({slug: `b-${suffix()}`, name: 'B'})).id
+    user = (await store.users.create({email: `u-${suffix()}@example.test`, name: 'U'})).id
+    other = (await store.users.create({email: `o-${suffix()}@example.test`, name: 'O'})).id
+    await store.agents.upsert({orgId: orgA, agentId: 'support', spec: spec('A support'), managedBy: null})
+    await store.agents.upsert({orgId: orgB, agentId: 'support', spec: spec('B support'), managedBy: null})
+    await store.secrets.upsert({orgId: orgA, name: 'OPENAI_API_KEY', ciphertext: 'v1:aaaa', keyedHash: createHash('sha256').update('a').digest('hex')})
+    await store.secrets.upsert({orgId: orgA, name: 'UNRELATED', ciphertext: 'v1:bbbb', keyedHash: createHash('sha256').update('b').digest('hex')})
+  })
+  afterAll(async () => {
+    await cleanup?.()
+  })
+
+  // Both ways of running the statements: prepared (PGlite's hot path) and with bind parameters.
+  const modes = name === 'pglite' ? [true, false] : [false]
+
+  describe.each(modes)('prepared: %s', (prepare) => {
+    const repo = () => sessionRepo(store.sql, {prepare})
+
+    it('inserts sessions only for agents of their own org, reserving event ids, once per thread', async () => {
+      const [k1, k2, k3, k4] = [key(), key(), key(), key()]
+      const thread = `t-${suffix()}`
+      const odd = `odd value: with space ${suffix()}`
+      const rows = await repo().insertIfAgent([
+        {key: k1, orgId: orgA, userId: user, agentId: 'support', thread, reserve: 64},
+        {key: k2, orgId: orgA, userId: user, agentId: 'nope', thread},
+        {key: k3, orgId: orgB, userId: user, agentId: 'support', thread: odd},
+      ])
+      expect([...rows.keys()].sort()).toEqual([k1, k3].sort())
+      expect(rows.get(k1)).toMatchObject({orgId: orgA, userId: user, agentId: 'support', thread, lastEventId: 64})
+      expect(rows.get(k3)?.thread).toBe(odd)
+      // The same thread again: not inserted (it is resumed by the caller).
+      expect((await repo().insertIfAgent([{key: k4, orgId: orgA, userId: user, agentId: 'support', thread}])).size).toBe(0)
+    })
+
+    it('loads a turn only for its own org AND user, with agent, history, named secrets and grant targets', async () => {
+      await store.agents.upsert({orgId: orgA, agentId: 'support', spec: spec('A support'), managedBy: null})
+      const k = key()
+      await repo().insertIfAgent([{key: k, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`}])
+      await repo().commitTurns([
+        {key: k, messages: [{messageId: 'm1', role: 'user', content: "it's \"quoted\" \\ é"}, {messageId: 'm1', role: 'assistant', content: 'answer'}], events: []},
+      ])
+      const loaded = await repo().loadTurns([
+        {key: k, orgId: orgA, userId: user},
+        {key: key(), orgId: orgA, userId: user},
+      ])
+      expect([...loaded.keys()]).toEqual([k])
+      const row = loaded.get(k)!
+      expect(row.session).toMatchObject({key: k, orgId: orgA, userId: user, agentId: 'support'})
+      expect(row.agent?.spec?.files.identity).toBe('A support')
+      expect(row.history).toEqual([
+        {role: 'user', content: "it's \"quoted\" \\ é"},
+        {role: 'assistant', content: 'answer'},
+      ])
+      // Only the secrets the agent's providers name.
+      expect([...row.secrets]).toEqual([['OPENAI_API_KEY', 'v1:aaaa']])
+      expect(row.grantTargets).toEqual([])
+      // The user's own key for a provider of this agent: its target comes with the turn.
+      await oauthRepo(store.sql).upsertGrant({orgId: orgA, userId: user, agentId: 'support', kind: 'provider', target: 'openai', accessToken: 'v1:cccc', refreshToken: null, scopes: [], expiresAt: null})
+      expect((await repo().loadTurns([{key: k, orgId: orgA, userId: user}])).get(k)?.grantTargets).toEqual(['openai'])
+      await store.sql.query("DELETE FROM oauth_grants WHERE org_id = $1 AND user_id = $2", [orgA, user])
+      // Another org's or another user's token: nothing (S4).
+      expect((await repo().loadTurns([{key: k, orgId: orgB, userId: user}])).size).toBe(0)
+      expect((await repo().loadTurns([{key: k, orgId: orgA, userId: other}])).size).toBe(0)
+    })
+
+    it('sends the agent spec only when its version changed', async () => {
+      const k = key()
+      await repo().insertIfAgent([{key: k, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`}])
+      const first = (await repo().loadTurns([{key: k, orgId: orgA, userId: user}])).get(k)!
+      const same = (await repo().loadTurns([{key: k, orgId: orgA, userId: user, agentVersion: first.agent!.version}])).get(k)!
+      expect(same.agent?.version).toBe(first.agent!.version)
+      expect(same.agent?.spec).toBeUndefined()
+      await store.agents.upsert({orgId: orgA, agentId: 'support', spec: spec(`changed ${suffix()}`), managedBy: null})
+      const changed = (await repo().loadTurns([{key: k, orgId: orgA, userId: user, agentVersion: first.agent!.version}])).get(k)!
+      expect(changed.agent?.version).not.toBe(first.agent!.version)
+      expect(changed.agent?.spec?.files.identity).toMatch(/^changed /)
+    })
+
+    it('commits turns atomically: messages in order, packed events, next ids; a deleted session is skipped', async () => {
+      const [k1, k2] = [key(), key()]
+      await repo().insertIfAgent([
+        {key: k1, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`, reserve: 10},
+        {key: k2, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`, reserve: 10},
+      ])
+      await repo().delete({orgId: orgA, userId: user}, k2)
+      const events = [delta(1, 'm1', 'a'), delta(2, 'm1', 'b'), {id: 3, messageId: 'm1', event: 'done', data: '{"messageId":"m1"}'}]
+      const live = await repo().commitTurns([
+        {key: k1, messages: [{messageId: 'm1', role: 'user', content: 'q'}, {messageId: 'm1', role: 'assistant', content: 'ab', status: 'partial'}], events, reserveNext: 64},
+        {key: k2, messages: [{messageId: 'm2', role: 'user', content: 'gone'}], events: [delta(1, 'm2', 'x')], reserveNext: 64},
+      ])
+      expect([...live]).toEqual([[k1, 74]])
+      expect((await repo().messages(k1)).map((m) => [m.role, m.content, m.status])).toEqual([
+        ['user', 'q', 'complete'],
+        ['assistant', 'ab', 'partial'],
+      ])
+      expect(await repo().eventLogAfter(k1, 1)).toEqual(events.slice(1))
+      expect(await repo().lastEventId(k1)).toBe(3)
+      const stored = await store.sql.query<{n: number}>('SELECT count(*)::int AS n FROM session_messages WHERE session_key = $1', [k2])
+      expect(stored[0]!.n).toBe(0)
+    })
+
+    it('prunes expired events in the commit', async () => {
+      const k = key()
+      await repo().insertIfAgent([{key: k, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`}])
+      await repo().appendEventBatches([{key: k, events: [delta(1, 'm0', 'old')]}])
+      await store.sql.query("UPDATE session_events SET created_at = now() - interval '2 hours' WHERE session_key = $1", [k])
+      await repo().commitTurns([{key: k, messages: [{messageId: 'm1', role: 'user', content: 'q'}], events: [delta(2, 'm1', 'new')], pruneBefore: new Date(Date.now() - 3_600_000)}])
+      expect((await repo().eventLogAfter(k, 0)).map((e) => e.id)).toEqual([2])
+    })
+
+    it('reserves ids for several sessions in one statement', async () => {
+      const [k1, k2] = [key(), key()]
+      await repo().insertIfAgent([
+        {key: k1, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`, reserve: 5},
+        {key: k2, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`},
+      ])
+      const last = await repo().reserveEventIdsMany([
+        {key: k1, count: 64},
+        {key: k2, count: 64},
+        {key: key(), count: 64},
+      ])
+      expect([...last].sort()).toEqual([
+        [k1, 69],
+        [k2, 64],
+      ].sort())
+    })
+  })
+})
