@@ -5,20 +5,12 @@
  */
 import {OperationError, UsageError} from '../cli/errors.js'
 import type {ApiClient} from '../client/api-client.js'
+import type {ConnectionView} from '../gateway/oauth/grants.js'
 import {canOpenBrowser, openBrowser} from './browser.js'
 import {defaultSleep} from './device.js'
 
-export interface Connection {
-  id: string
-  agentId: string
-  target: string
-  kind: 'mcp' | 'provider'
-  status: 'active' | 'needs_reauth'
-  scopes: string[]
-  expiresAt: string | null
-  createdAt: string
-  updatedAt: string
-}
+/** The gateway's view of one connection (the wire type is the gateway's; type-only import). */
+export type Connection = ConnectionView
 
 interface ConnectStart {
   authorizeUrl: string
