@@ -34,7 +34,7 @@ export async function validateProject(options: LoadProjectOptions = {}): Promise
   const {missing} = resolveEnvRefs(project)
   const warnings = sortIssues([
     ...project.warnings,
-    ...missing.map(({name: _name, ...issue}) => ({...issue, message: `${issue.message}; `lobu apply` needs it (and chat answers without it only through another provider)`, severity: 'warning' as const})),
+    ...missing.map(({name: _name, ...issue}) => ({...issue, message: `${issue.message}; lobu apply needs it`, severity: 'warning' as const})),
   ])
   return {
     report: {

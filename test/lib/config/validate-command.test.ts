@@ -62,7 +62,7 @@ describe('lobu validate', () => {
     expect(out).toBe('✓ lobu.toml is valid: 2 agents (support, docs)\n')
     expect(err).toBe(
       [
-        'Warning: lobu.toml:6:7  agents.support.providers[0].key  $OPENAI_API_KEY is not set (in the environment or .env); `lobu apply` needs it (and chat answers without it only through another provider)',
+        'Warning: lobu.toml:6:7  agents.support.providers[0].key  $OPENAI_API_KEY is not set (in the environment or .env); lobu apply needs it',
         'Warning: lobu.toml:10:1  agents.docs.worker  not supported yet: ignored',
         '',
       ].join('\n'),
