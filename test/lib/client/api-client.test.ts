@@ -1,25 +1,20 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {LobuError} from '../../../src/lib/cli/errors.js'
 import {ApiClient, clientForContext, httpStatusOf} from '../../../src/lib/client/index.js'
 import {addContext, resolveContext} from '../../../src/lib/context/index.js'
 import {saveToken} from '../../../src/lib/credentials/index.js'
 import {type TestServer, closedPort, json, startServer} from './helpers.js'
+import {useTempConfigDir} from '../../support/config-dir.js'
 
+// A fresh config dir per test, not created yet: the first write creates it.
+const tmp = useTempConfigDir('lobu-client-')
 let root: string
 let env: Record<string, string | undefined>
-
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'lobu-client-'))
-  env = {LOBU_CONFIG_DIR: join(root, 'cfg')}
-})
-
-afterEach(() => {
-  rmSync(root, {recursive: true, force: true})
+  ;({root, env} = tmp)
 })
 
 async function rejection(promise: Promise<unknown>): Promise<LobuError> {

@@ -1,10 +1,8 @@
-import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {beforeEach, describe, expect, it} from 'vitest'
 
-import {LobuError} from '../../../src/lib/cli/errors.js'
 import {
   addContext,
   configDir,
@@ -18,29 +16,17 @@ import {
   useContext,
 } from '../../../src/lib/context/index.js'
 import {getStoredToken, saveToken} from '../../../src/lib/credentials/index.js'
+import {catchLobuError, useTempConfigDir} from '../../support/config-dir.js'
 
+// A fresh config dir per test, not created yet: the first write creates it.
+const tmp = useTempConfigDir('lobu-ctx-')
 let root: string
 let env: Record<string, string | undefined>
-
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'lobu-ctx-'))
-  // A config dir that does not exist yet: the first write creates it.
-  env = {LOBU_CONFIG_DIR: join(root, 'cfg')}
+  ;({root, env} = tmp)
 })
 
-afterEach(() => {
-  rmSync(root, {recursive: true, force: true})
-})
-
-function catchError(fn: () => unknown): LobuError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(LobuError)
-    return error as LobuError
-  }
-  throw new Error('expected an error')
-}
+const catchError = catchLobuError
 
 const token = (value: string) => ({token: value, tokenId: 'tok_1', org: 'local', user: 'me', scopes: ['chat'], expiresAt: null})
 

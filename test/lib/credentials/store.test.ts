@@ -1,10 +1,8 @@
-import {chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, readFileSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {beforeEach, describe, expect, it} from 'vitest'
 
-import {LobuError} from '../../../src/lib/cli/errors.js'
 import {
   credentialsPath,
   defaultTokenName,
@@ -15,28 +13,17 @@ import {
   saveToken,
   tokenForContext,
 } from '../../../src/lib/credentials/index.js'
+import {catchLobuError, useTempConfigDir} from '../../support/config-dir.js'
 
+// A fresh config dir per test, not created yet: the first write creates it.
+const tmp = useTempConfigDir('lobu-cred-')
 let root: string
 let env: Record<string, string | undefined>
-
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'lobu-cred-'))
-  env = {LOBU_CONFIG_DIR: join(root, 'cfg')}
+  ;({root, env} = tmp)
 })
 
-afterEach(() => {
-  rmSync(root, {recursive: true, force: true})
-})
-
-function catchError(fn: () => unknown): LobuError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(LobuError)
-    return error as LobuError
-  }
-  throw new Error('expected an error')
-}
+const catchError = catchLobuError
 
 const entry = (token: string) => ({
   token,
