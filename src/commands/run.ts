@@ -25,12 +25,15 @@ export default class Run extends BaseCommand<typeof Run> {
 
   async run(): Promise<void> {
     const {flags} = this
+    const {trace} = await import('../lib/cli/trace.js')
+    trace('run: command started')
     const {loadProjectIfAny, formatWarning} = await import('../lib/config/index.js')
     const project = await loadProjectIfAny({cwd: process.cwd(), configPath: flags.config})
     if (project && !flags.quiet) for (const w of project.warnings) this.note(formatWarning(w))
 
     const levels = ['error', 'warn', 'info', 'debug']
     const max = levels.indexOf(flags.verbose ? 'debug' : flags['log-level'])
+    trace('run: project loaded')
     const {runForeground} = await import('../lib/embedded/run.js')
     const code = await runForeground({
       cwd: process.cwd(),

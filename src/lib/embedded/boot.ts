@@ -14,6 +14,7 @@ import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
 import {getStoredToken, saveToken} from '../credentials/index.js'
 import type {RunningGateway} from '../gateway/server.js'
 import {redactDatabaseUrl} from '../gateway/store/postgres.js'
+import {trace} from '../cli/trace.js'
 
 export const DEFAULT_PORT = 8787
 
@@ -88,6 +89,7 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
   if (!databaseUrl) await mkdir(dataDir, {recursive: true, mode: 0o700})
 
   const {startGateway} = await import('../gateway/server.js')
+  trace('boot: gateway modules loaded')
   const gateway = await startGateway({
     host: opts.host ?? '127.0.0.1',
     port: resolvePort(opts.port, project),
@@ -107,6 +109,7 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
       saveToken(gateway.origin, {token: t.token, tokenId: t.tokenId, org: t.org, user: t.user, scopes: t.scopes, expiresAt: t.expiresAt}, env)
     }
     setContext(LOCAL_CONTEXT, gateway.url, env)
+    trace('boot: cli token and context saved')
 
     let applied: AutoApplyResult | undefined
     if (doApply && project && desired) {

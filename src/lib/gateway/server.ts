@@ -25,6 +25,7 @@ import {OrgService} from './orgs/service.js'
 import {openStore} from './store/index.js'
 import {acquireDataDirLock} from './store/lock.js'
 import type {ProviderSpec, Store} from './store/types.js'
+import {trace} from '../cli/trace.js'
 
 export interface GatewayOptions {
   /** Default 127.0.0.1. A non-loopback host disables the loopback Host/Origin rules (S8). */
@@ -143,6 +144,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   // 1. Bind first: a busy port fails before anything is written.
   const port = await listen(server, opts.port, host)
+  trace('gateway: listening')
   const url = `http://${clientHost(host)}:${port}`
   opts.onListening?.(url)
 
@@ -160,14 +162,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (!opts.store && !databaseUrl && opts.dataDir) {
       const lock = await acquireDataDirLock(opts.dataDir, {url})
       release = async () => lock.release()
+      trace('gateway: data-dir lock taken')
     }
     // 3. The install key (S6): validated at boot.
     const installKey = opts.installKey ?? (await loadInstallKey({env, dataDir: opts.dataDir}))
+    trace('gateway: install key loaded')
     // 4. The store, migrated.
     store = opts.store ?? (await openStore({databaseUrl, dataDir: databaseUrl ? undefined : opts.dataDir}))
+    trace('gateway: store open and migrated')
     // 5. Bootstrap (convergent) with this boot's system providers.
     const systemProviders = computeSystemProviders(env)
     await bootstrap(store, {systemProviders})
+    trace('gateway: bootstrap done')
 
     const services: Services = {
       store,
@@ -190,6 +196,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback, port})
     handler = (req, bindings) => app.fetch(req, bindings as never)
     phase = 'ready'
+    trace('gateway: ready')
 
     const openStoreRef = store
     let closing: Promise<void> | undefined

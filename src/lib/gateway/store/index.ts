@@ -2,6 +2,7 @@ import {AsyncLocalStorage} from 'node:async_hooks'
 
 import {UsageError} from '../../cli/errors.js'
 import type {Driver} from './driver.js'
+import {trace} from '../../cli/trace.js'
 import {migrate} from './migrate.js'
 import {openPgliteDriver} from './pglite.js'
 import {openPostgresDriver} from './postgres.js'
@@ -36,6 +37,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     throw new UsageError('the store needs a data dir or a DATABASE_URL')
   }
   try {
+    trace('store: driver open')
     await migrate(driver)
   } catch (err) {
     await driver.close().catch(() => {})

@@ -8,6 +8,7 @@ import {OperationError} from '../../cli/errors.js'
 import type {Driver, TxSql} from './driver.js'
 import {randomBase62} from './ids.js'
 import {restoreTemplate} from './tar.js'
+import {trace} from '../../cli/trace.js'
 
 /** PGlite's files live in this subdirectory of the data dir (beside gateway.lock and encryption.key). */
 export const PGDATA_DIR = 'pgdata'
@@ -114,12 +115,15 @@ export async function openPgliteDriver(
       rmSync(pgdata, {recursive: true, force: true})
     }
     origin = await createDatabase(dir, pgdata, options.templatePath)
+    trace(`store: database created (${origin})`)
   }
 
   const PG = await loadPGlite()
   let db: PGlite
+  trace('store: pglite module loaded')
   try {
     db = await PG.create({dataDir: pgdata, startParams: [...PG.defaultStartParams, ...START_SETTINGS]})
+    trace('store: pglite open')
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
     throw new OperationError(`cannot open the database in ${dir}: ${reason}`, {
