@@ -5,27 +5,19 @@
  * data-dir lock, load the install key, open the store (migrations), bootstrap, then answer.
  * Requests that arrive before that get 503.
  */
-import type {Server} from 'node:http'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {createAdaptorServer} from '@hono/node-server'
-
 import {OperationError} from '../cli/errors.js'
-import {AgentService} from './agents/service.js'
-import {computeSystemProviders} from './agents/system-providers.js'
-import {TokenService} from './auth/token-service.js'
-import {bootstrap, ensureLocalCliToken, type LocalCliToken} from './bootstrap/index.js'
+import {trace} from '../cli/trace.js'
+import {ensureLocalCliToken, type LocalCliToken} from './bootstrap/index.js'
 import {loadInstallKey} from './crypto/index.js'
-import {buildApp} from './http/app.js'
 import {errorBody} from './http/errors.js'
 import {isLoopbackHost} from './http/guards.js'
-import {coreRoutes} from './http/routes/index.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
-import {OrgService} from './orgs/service.js'
 import {openStore} from './store/index.js'
 import {acquireDataDirLock} from './store/lock.js'
 import type {ProviderSpec, Store} from './store/types.js'
-import {trace} from '../cli/trace.js'
 
 export interface GatewayOptions {
   /** Default 127.0.0.1. A non-loopback host disables the loopback Host/Origin rules (S8). */
@@ -137,10 +129,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const env = opts.env ?? process.env
   const log = opts.logger ?? defaultLogger
   const loopback = isLoopbackHost(host)
+  // The app's modules (hono, routes, provider clients) load while the port binds and the
+  // database starts; nothing waits for them before the store is open.
+  const assembling = import('./assemble.js')
+  assembling.catch(() => {}) // awaited below; a failure there is reported there
 
   let phase: 'starting' | 'ready' | 'closing' = 'starting'
-  let handler: (req: Request, bindings: unknown) => Response | Promise<Response> = () => unavailable(phase)
-  const server = createAdaptorServer({fetch: (req, bindings) => (phase === 'ready' ? handler(req, bindings) : unavailable(phase))}) as Server
+  let listener: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
+  const server = createServer((req, res) => {
+    if (phase === 'ready' && listener) listener(req, res)
+    else unavailable(res, phase)
+  })
 
   // 1. Bind first: a busy port fails before anything is written.
   const port = await listen(server, opts.port, host)
@@ -154,6 +153,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   let release: (() => Promise<void>) | undefined
   let store: Store | undefined
+  let opening: Promise<Store> | undefined
   const ownsStore = !opts.store
   try {
     const databaseUrl = opts.databaseUrl
@@ -164,37 +164,36 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       release = async () => lock.release()
       trace('gateway: data-dir lock taken')
     }
-    // 3. The install key (S6): validated at boot.
-    const installKey = opts.installKey ?? (await loadInstallKey({env, dataDir: opts.dataDir}))
+    // 3. The install key (S6), validated at boot: a malformed ENCRYPTION_KEY (or none with a
+    // database URL) fails before the store is touched; the key file is read while it opens.
+    const loadingKey = opts.installKey ? Promise.resolve(opts.installKey) : loadInstallKey({env, dataDir: opts.dataDir})
+    loadingKey.catch(() => {}) // awaited below
+    if (!opts.installKey && (env.ENCRYPTION_KEY || !opts.dataDir)) await loadingKey
+    // 4. The store, migrated; the app's modules finish loading meanwhile.
+    opening = opts.store ? Promise.resolve(opts.store) : openStore({databaseUrl, dataDir: databaseUrl ? undefined : opts.dataDir})
+    opening.catch(() => {}) // awaited below
+    const installKey = await loadingKey
     trace('gateway: install key loaded')
-    // 4. The store, migrated.
-    store = opts.store ?? (await openStore({databaseUrl, dataDir: databaseUrl ? undefined : opts.dataDir}))
+    const {assembleGateway} = await assembling
+    trace('gateway: app modules loaded')
+    store = await opening
     trace('gateway: store open and migrated')
-    // 5. Bootstrap (convergent) with this boot's system providers.
-    const systemProviders = computeSystemProviders(env)
-    await bootstrap(store, {systemProviders})
-    trace('gateway: bootstrap done')
-
-    const services: Services = {
+    // 5. Bootstrap (convergent) with this boot's system providers, then the app.
+    const assembled = await assembleGateway({
       store,
       env,
       version: opts.version,
       project: opts.project ?? null,
       installKey,
       url,
-      origin: url,
       log,
       lifecycle,
-      systemProviders,
-      tokens: new TokenService(store),
-      orgs: new OrgService(store, () => systemProviders),
-      agents: new AgentService(store),
-    }
-    // A module given in opts.routes replaces the core module of the same name (tests configure one that way).
-    const extra = opts.routes ?? []
-    const replaced = new Set(extra.map((r) => r.name))
-    const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback, port})
-    handler = (req, bindings) => app.fetch(req, bindings as never)
+      loopback,
+      port,
+      routes: opts.routes,
+    })
+    const {services, systemProviders} = assembled
+    listener = assembled.listener
     phase = 'ready'
     trace('gateway: ready')
 
@@ -238,13 +237,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   } catch (err) {
     phase = 'closing'
     await closeServer(server)
+    // A store still opening when something else failed is closed once it is open.
+    if (!store && opening && ownsStore) store = await opening.catch(() => undefined)
     if (store && ownsStore) await store.close().catch(() => undefined)
     await release?.().catch(() => undefined)
     throw err
   }
 }
 
-function unavailable(phase: 'starting' | 'ready' | 'closing'): Response {
+/** Before the store is ready (and while closing) every request gets a JSON 503. */
+function unavailable(res: ServerResponse, phase: 'starting' | 'ready' | 'closing'): void {
   const body = phase === 'closing' ? errorBody('UNAVAILABLE', 'the gateway is shutting down') : errorBody('UNAVAILABLE', 'the gateway is starting', 'retry in a moment')
-  return new Response(JSON.stringify(body), {status: 503, headers: {'content-type': 'application/json', 'retry-after': '1'}})
+  res.writeHead(503, {'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store'})
+  res.end(JSON.stringify(body))
 }

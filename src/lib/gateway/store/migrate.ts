@@ -1,9 +1,11 @@
 import {OperationError} from '../../cli/errors.js'
-import type {Driver} from './driver.js'
+import {type Driver, sqlState} from './driver.js'
 import {type Migration, MIGRATIONS} from './migrations.js'
 
 /** Key of the advisory lock that serialises migrations across gateways sharing one server. */
 const MIGRATION_LOCK_KEY = 0x6c6f6275 // "lobu"
+/** SQLSTATE 42P01: relation does not exist. */
+const UNDEFINED_TABLE = '42P01'
 
 const CREATE_MIGRATIONS_TABLE = `
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -34,20 +36,22 @@ function checkList(migrations: readonly Migration[]): void {
   }
 }
 
+/** The versions already applied: one query on a current database (none yet: the table is missing). */
 async function appliedVersions(driver: Driver): Promise<Set<number>> {
-  const [row] = await driver.query<{present: boolean}>(
-    `SELECT to_regclass('schema_migrations') IS NOT NULL AS present`,
-  )
-  if (!row?.present) return new Set()
-  const rows = await driver.query<{version: number}>('SELECT version FROM schema_migrations')
-  return new Set(rows.map((r) => Number(r.version)))
+  try {
+    const rows = await driver.query<{version: number}>('SELECT version FROM schema_migrations')
+    return new Set(rows.map((r) => Number(r.version)))
+  } catch (err) {
+    if (sqlState(err) === UNDEFINED_TABLE) return new Set()
+    throw err
+  }
 }
 
 /**
  * Apply every pending migration, each in its own transaction. Safe when several gateways
  * boot against one PostgreSQL at once: each transaction first takes a transaction-scoped
  * advisory lock, then re-checks whether another process applied the migration meanwhile.
- * A database that is already current costs two small queries. Returns the versions applied.
+ * A database that is already current costs one small query. Returns the versions applied.
  */
 export async function migrate(driver: Driver, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   checkList(migrations)

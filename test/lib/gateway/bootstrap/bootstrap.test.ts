@@ -50,6 +50,35 @@ describe.each(storeDrivers().map((d) => [d.name, d] as const))('bootstrap (%s)',
     expect(await store.meta.get(BOOTSTRAP_META_KEY)).toBe('1')
   })
 
+  it('a boot with nothing to change opens no transaction; any difference goes through one', async () => {
+    const store = await fresh()
+    const openai = computeSystemProviders({OPENAI_API_KEY: 'sk-1'})
+    const first = await bootstrap(store, {systemProviders: openai})
+    let transactions = 0
+    const counting: Store = {...store, transaction: (fn) => (transactions++, store.transaction(fn))}
+    const steady = await bootstrap(counting, {systemProviders: computeSystemProviders({OPENAI_API_KEY: 'other-value'})})
+    expect(transactions).toBe(0)
+    expect(steady.admin).toEqual(first.admin)
+    expect(steady.org).toEqual(first.org)
+    // another provider set, a missing membership, an old bootstrap version: each is repaired
+    await bootstrap(counting, {systemProviders: computeSystemProviders({ANTHROPIC_API_KEY: 'a'})})
+    expect(transactions).toBe(1)
+    expect((await store.agents.get(first.org.id, 'default'))?.spec.providers.map((p) => p.id)).toEqual(['anthropic'])
+    await store.sql.query('DELETE FROM memberships')
+    await bootstrap(counting, {systemProviders: computeSystemProviders({ANTHROPIC_API_KEY: 'a'})})
+    expect(transactions).toBe(2)
+    expect(await store.memberships.get(first.org.id, first.admin.id)).toMatchObject({role: 'owner'})
+    await store.meta.set(BOOTSTRAP_META_KEY, '0')
+    await bootstrap(counting, {systemProviders: computeSystemProviders({ANTHROPIC_API_KEY: 'a'})})
+    expect(transactions).toBe(3)
+    expect(await store.meta.get(BOOTSTRAP_META_KEY)).toBe('1')
+    // an org without its default agent
+    await store.orgs.create({slug: 'acme', name: 'Acme'})
+    await bootstrap(counting, {systemProviders: computeSystemProviders({ANTHROPIC_API_KEY: 'a'})})
+    expect(transactions).toBe(4)
+    expect(await count(store, 'agents')).toBe(2)
+  })
+
   it('completes a partial state without duplicating it', async () => {
     const store = await fresh()
     const org = await store.orgs.create({slug: 'local', name: 'Local'})

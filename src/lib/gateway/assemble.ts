@@ -1,0 +1,68 @@
+/**
+ * The heavy half of the gateway: bootstrap, services, the Hono app and every route module
+ * (which pull in hono, zod, undici and the provider clients). server.ts starts importing this
+ * module at the very beginning of a boot and only awaits it once the port is bound and the
+ * store is opening, so loading it overlaps with the database start.
+ */
+import type {IncomingMessage, ServerResponse} from 'node:http'
+
+import {getRequestListener} from '@hono/node-server'
+
+import {AgentService} from './agents/service.js'
+import {computeSystemProviders} from './agents/system-providers.js'
+import {TokenService} from './auth/token-service.js'
+import {bootstrap} from './bootstrap/index.js'
+import {buildApp} from './http/app.js'
+import {coreRoutes} from './http/routes/index.js'
+import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
+import {OrgService} from './orgs/service.js'
+import type {ProviderSpec, Store} from './store/types.js'
+
+export interface AssembleOptions {
+  store: Store
+  env: NodeJS.ProcessEnv
+  version: string
+  project: {id: string; root: string} | null
+  installKey: Buffer
+  url: string
+  log: Logger
+  lifecycle: Lifecycle
+  loopback: boolean
+  port: number
+  /** Route modules mounted after the core ones; one named like a core module replaces it. */
+  routes?: readonly RouteModule[]
+}
+
+export interface Assembled {
+  services: Services
+  systemProviders: ProviderSpec[]
+  listener: (req: IncomingMessage, res: ServerResponse) => void
+}
+
+/** Bootstrap the store (convergent) with this boot's system providers, then build the app. */
+export async function assembleGateway(opts: AssembleOptions): Promise<Assembled> {
+  const {store} = opts
+  const systemProviders = computeSystemProviders(opts.env)
+  await bootstrap(store, {systemProviders})
+
+  const services: Services = {
+    store,
+    env: opts.env,
+    version: opts.version,
+    project: opts.project,
+    installKey: opts.installKey,
+    url: opts.url,
+    origin: opts.url,
+    log: opts.log,
+    lifecycle: opts.lifecycle,
+    systemProviders,
+    tokens: new TokenService(store),
+    orgs: new OrgService(store, () => systemProviders),
+    agents: new AgentService(store),
+  }
+  const extra = opts.routes ?? []
+  const replaced = new Set(extra.map((r) => r.name))
+  const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback: opts.loopback, port: opts.port})
+  const listener = getRequestListener((req, bindings) => app.fetch(req, bindings as never))
+  return {services, systemProviders, listener: listener as Assembled['listener']}
+}
