@@ -1,15 +1,15 @@
-import {closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync} from 'node:fs'
 import {readFile, rm} from 'node:fs/promises'
 import {promisify} from 'node:util'
 import {gunzip} from 'node:zlib'
 import path from 'node:path'
 
 /**
- * A small reader for the ustar archives PGlite's `dumpDataDir()` writes: regular files and
- * directories, ustar name prefixes, GNU long names and pax `path` records. Used to restore
- * the prebuilt database template straight onto disk, which is several times faster than
- * handing the tarball to PGlite (`loadDataDir`) and lets us restore into a temporary
- * directory that is renamed into place only once complete.
+ * A small ustar reader and writer for the prebuilt database template: regular files and
+ * directories, ustar name prefixes, GNU long names and pax `path` records (as PGlite's
+ * `dumpDataDir()` writes them). The template is restored straight onto disk, which is several
+ * times faster than handing the tarball to PGlite (`loadDataDir`) and lets us restore into a
+ * temporary directory that is renamed into place only once complete.
  */
 export interface TarEntry {
   name: string
@@ -170,4 +170,59 @@ export async function restoreTemplate(archivePath: string, dir: string): Promise
     await rm(dir, {recursive: true, force: true})
     throw err
   }
+}
+
+function ustarHeader(name: string, type: '0' | '5', size: number, mode: number): Buffer {
+  const header = Buffer.alloc(BLOCK)
+  let prefix = ''
+  let base = name
+  if (Buffer.byteLength(base) > 100) {
+    const cut = name.lastIndexOf('/', name.length - 2)
+    prefix = name.slice(0, cut)
+    base = name.slice(cut + 1)
+    if (cut <= 0 || Buffer.byteLength(base) > 100 || Buffer.byteLength(prefix) > 155) throw new TarFormatError(`name too long for ustar: ${name}`)
+  }
+  header.write(base, 0, 100, 'utf8')
+  header.write(`${mode.toString(8).padStart(7, '0')}\0`, 100)
+  header.write('0000000\0', 108) // uid
+  header.write('0000000\0', 116) // gid
+  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124)
+  header.write('00000000000\0', 136) // mtime: fixed, so a build is reproducible
+  header.write(type, 156)
+  header.write('ustar\0', 257)
+  header.write('00', 263)
+  header.write(prefix, 345, 155, 'utf8')
+  header.fill(0x20, 148, 156)
+  let sum = 0
+  for (const b of header) sum += b
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148)
+  return header
+}
+
+/**
+ * A ustar archive of the directory tree at `root` (regular files and directories, sorted
+ * names relative to root), leaving out what `skip` rejects (given the relative path).
+ */
+export function packDirectory(root: string, skip: (relative: string, isDirectory: boolean) => boolean = () => false): Buffer {
+  const parts: Buffer[] = []
+  const walk = (rel: string) => {
+    const entries = readdirSync(path.join(root, rel), {withFileTypes: true}).sort((a, b) => (a.name < b.name ? -1 : 1))
+    for (const entry of entries) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name
+      if (entry.isDirectory()) {
+        if (skip(child, true)) continue
+        parts.push(ustarHeader(`${child}/`, '5', 0, 0o700))
+        walk(child)
+      } else if (entry.isFile()) {
+        if (skip(child, false)) continue
+        const data = readFileSync(path.join(root, child))
+        parts.push(ustarHeader(child, '0', data.length, 0o600), data)
+        const pad = (BLOCK - (data.length % BLOCK)) % BLOCK
+        if (pad) parts.push(Buffer.alloc(pad))
+      }
+    }
+  }
+  walk('')
+  parts.push(Buffer.alloc(2 * BLOCK))
+  return Buffer.concat(parts)
 }
