@@ -92,8 +92,10 @@ async function boot(loading: Promise<Loaded>): Promise<PGlite> {
     }
   }
 
-  // PGlite only calls arrayBuffer() on the bundle: hand it the bytes without a copy.
-  const fsBundle = {arrayBuffer: async () => bundle.buffer.slice(bundle.byteOffset, bundle.byteOffset + bundle.byteLength)} as Blob
+  // PGlite only calls arrayBuffer() on the bundle: hand it the file's bytes, without a copy
+  // when the buffer holds nothing else (as for a file this size).
+  const whole = bundle.byteOffset === 0 && bundle.byteLength === bundle.buffer.byteLength
+  const fsBundle = {arrayBuffer: async () => (whole ? bundle.buffer : bundle.buffer.slice(bundle.byteOffset, bundle.byteOffset + bundle.byteLength))} as Blob
   const options: PGliteOptions = {
     fs: new DeferredNodeFS(),
     pgliteWasmModule: wasmModule,
