@@ -43,9 +43,6 @@ trace('started')
 // ---------------------------------------------------------------------------------------------
 // Start PGlite now; it waits for the data dir inside its filesystem's initialSyncFs().
 
-/** Mount point of the database files inside PGlite's virtual filesystem. */
-const PGDATA = '/pglite/data'
-
 let giveDataDir!: (pgdata: string) => void
 const dataDirGiven = new Promise<string>((resolve) => (giveDataDir = resolve))
 
@@ -83,8 +80,8 @@ async function boot(loading: Promise<Loaded>): Promise<PGlite> {
       trace('runtime ready, waiting for the data dir')
       const pgdata = await dataDirGiven
       const mod = this.pg!.Module
-      mod.FS.mkdirTree(PGDATA)
-      mod.FS.mount(mod.NODEFS, {root: pgdata}, PGDATA)
+      mod.FS.mkdirTree(PGlite.paths.PGDATA)
+      mod.FS.mount(mod.NODEFS, {root: pgdata}, PGlite.paths.PGDATA)
     }
 
     override async closeFs(): Promise<void> {
