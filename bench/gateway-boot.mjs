@@ -3,6 +3,10 @@
 //   existing data dir → /health ok target ≤ 0.8 s
 //   idle RSS of `lobu run`         target ≤ 300 MB
 // Median of N boots each (BENCH_RUNS, default 5). Run `npm run build` first.
+// Also the CPU time (all threads) the process had used when /health first answered ok, a
+// steadier number than wall time on a busy machine. BENCH_TMPDIR: where the data dirs go
+// (default os.tmpdir(); creating files is far slower in /tmp than elsewhere on some machines,
+// and a fresh data dir is ~600 files).
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
@@ -37,7 +41,17 @@ async function boot(dataDir, home) {
     await new Promise((r) => setTimeout(r, 10))
   }
   const ms = performance.now() - start
-  return {child, ms}
+  return {child, ms, cpuMs: cpuMs(child.pid)}
+}
+
+/** utime + stime of a process (all its threads), in ms. */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // clock ticks: 100 Hz on Linux
+  } catch {
+    return NaN
+  }
 }
 
 async function stop(child) {
@@ -55,15 +69,20 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fresh = []
 const existing = []
 const rss = []
+const freshCpu = []
+const existingCpu = []
+const base = process.env.BENCH_TMPDIR || tmpdir()
 for (let i = 0; i < runs; i++) {
-  const home = mkdtempSync(path.join(tmpdir(), 'lobu-bench-'))
+  const home = mkdtempSync(path.join(base, 'lobu-bench-'))
   const dataDir = path.join(home, 'data')
   try {
     const a = await boot(dataDir, home)
     fresh.push(a.ms)
+    freshCpu.push(a.cpuMs)
     await stop(a.child)
     const b = await boot(dataDir, home)
     existing.push(b.ms)
+    existingCpu.push(b.cpuMs)
     await new Promise((r) => setTimeout(r, 2000))
     rss.push(rssMb(b.child.pid))
     await stop(b.child)
@@ -75,4 +94,5 @@ const line = (label, v, target, unit) => console.log(`${label.padEnd(34)} median
 line('fresh data dir → /health ok', median(fresh), 1500, 'ms')
 line('existing data dir → /health ok', median(existing), 800, 'ms')
 line('idle RSS of lobu run', median(rss), 300, 'MB')
-console.log(`(${runs} boots each; samples fresh ${fresh.map((x) => x.toFixed(0)).join(' ')} / existing ${existing.map((x) => x.toFixed(0)).join(' ')} ms)`)
+console.log(`(${runs} boots each in ${base}; samples fresh ${fresh.map((x) => x.toFixed(0)).join(' ')} / existing ${existing.map((x) => x.toFixed(0)).join(' ')} ms)`)
+console.log(`(CPU used by /health ok, median: fresh ${median(freshCpu).toFixed(0)} ms, existing ${median(existingCpu).toFixed(0)} ms)`)

@@ -4,10 +4,14 @@
 //   node bench/store.mjs [--runs 3] [--initdb] [--json]
 //
 // Each sample is a fresh `node` process that takes the data-dir lock, loads the install key
-// and opens the store (imports included), then reports wall time and RSS:
+// and opens the store (imports included), then reports wall time and RSS (the database runs in
+// a worker thread of that process):
 //   fresh     — a new data dir: restore of dist/pglite-template.tar.gz + migrations check
 //   existing  — the same data dir reopened
+//   prewarmed — reopened again, with the worker prewarmed first thing (as bin/run.js does)
 //   initdb    — (with --initdb) a new data dir without the template, for comparison
+// mainBlockMs: the longest stretch the main thread's event loop was blocked while opening
+// (it only waits for the worker). BENCH_TMPDIR: where the data dirs go (default: os.tmpdir()).
 // Targets for the whole gateway: fresh→/health ≤ 1.5 s, existing ≤ 0.8 s, idle RSS ≤ 300 MB.
 // The machine is noisy: compare the rows of one run, not numbers across runs.
 import {execFileSync} from 'node:child_process'
@@ -24,8 +28,10 @@ const json = args.includes('--json')
 const withInitdb = args.includes('--initdb')
 
 if (process.argv[2] === '--child') {
-  const [, , , dataDir, templateArg] = process.argv
+  const [, , , dataDir, templateArg, prewarm] = process.argv
   const t0 = performance.now()
+  if (prewarm === 'prewarm') (await import(pathToFileURL(path.join(dist, 'store/pglite-prewarm.js')).href)).prewarmPglite()
+  const {monitorEventLoopDelay} = await import('node:perf_hooks')
   const {acquireDataDirLock} = await import(pathToFileURL(path.join(dist, 'store/lock.js')).href)
   const {loadInstallKey} = await import(pathToFileURL(path.join(dist, 'crypto/index.js')).href)
   const {openStore} = await import(pathToFileURL(path.join(dist, 'store/index.js')).href)
@@ -33,8 +39,11 @@ if (process.argv[2] === '--child') {
   const lock = await acquireDataDirLock(dataDir)
   await loadInstallKey({env: {}, dataDir})
   const tLock = performance.now()
+  const loop = monitorEventLoopDelay({resolution: 5})
+  loop.enable()
   const store = await openStore({dataDir, templatePath: templateArg === 'none' ? null : undefined})
   const tOpen = performance.now()
+  loop.disable()
   await store.orgs.list()
   const tQuery = performance.now()
   const rssOpen = process.memoryUsage().rss
@@ -50,6 +59,7 @@ if (process.argv[2] === '--child') {
       openMs: tOpen - tLock,
       firstQueryMs: tQuery - tOpen,
       totalMs: tQuery - t0,
+      mainBlockMs: loop.max / 1e6,
       rssMB: rssOpen / 1e6,
       idleRssMB: rssIdle / 1e6,
     }),
@@ -64,25 +74,27 @@ if (!existsSync(path.join(dist, 'store/index.js'))) {
 const template = path.join(root, 'dist/pglite-template.tar.gz')
 if (!existsSync(template)) console.error('warning: dist/pglite-template.tar.gz is missing: "fresh" will run initdb')
 
-function sample(dataDir, templateArg = 'default') {
+function sample(dataDir, templateArg = 'default', prewarm = 'no') {
   const started = performance.now()
-  const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', dataDir, templateArg], {
+  const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', dataDir, templateArg, prewarm], {
     encoding: 'utf8',
   })
   return {...JSON.parse(out), processMs: performance.now() - started}
 }
 
-const results = {fresh: [], existing: [], initdb: []}
+const base = process.env.BENCH_TMPDIR || os.tmpdir()
+const results = {fresh: [], existing: [], prewarmed: [], initdb: []}
 for (let i = 0; i < runs; i++) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lobu-bench-'))
+  const dir = mkdtempSync(path.join(base, 'lobu-bench-'))
   try {
     results.fresh.push(sample(dir))
     results.existing.push(sample(dir))
+    results.prewarmed.push(sample(dir, 'default', 'prewarm'))
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
   if (withInitdb) {
-    const dir2 = mkdtempSync(path.join(os.tmpdir(), 'lobu-bench-'))
+    const dir2 = mkdtempSync(path.join(base, 'lobu-bench-'))
     try {
       results.initdb.push(sample(dir2, 'none'))
     } finally {
@@ -101,8 +113,8 @@ for (const [name, samples] of Object.entries(results)) {
 if (json) {
   process.stdout.write(JSON.stringify({runs, summary}, null, 2) + '\n')
 } else {
-  const cols = ['processMs', 'totalMs', 'importMs', 'lockAndKeyMs', 'openMs', 'firstQueryMs', 'rssMB', 'idleRssMB']
+  const cols = ['processMs', 'totalMs', 'importMs', 'lockAndKeyMs', 'openMs', 'firstQueryMs', 'mainBlockMs', 'rssMB', 'idleRssMB']
   console.log(`store boot, median of ${runs} (ms, MB)`)
-  console.log(['case'.padEnd(9), ...cols.map((c) => c.padStart(13))].join(''))
-  for (const [name, row] of Object.entries(summary)) console.log([name.padEnd(9), ...cols.map((c) => String(row[c]).padStart(13))].join(''))
+  console.log(['case'.padEnd(10), ...cols.map((c) => c.padStart(13))].join(''))
+  for (const [name, row] of Object.entries(summary)) console.log([name.padEnd(10), ...cols.map((c) => String(row[c]).padStart(13))].join(''))
 }

@@ -7,7 +7,8 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import {openStore} from '../../../../src/lib/gateway/store/index.js'
 import {openPgliteDriver, PGDATA_DIR} from '../../../../src/lib/gateway/store/pglite.js'
-import {TarFormatError, extractTar, readTar, restoreTemplate} from '../../../../src/lib/gateway/store/tar.js'
+import {TarFormatError, TarParser, extractTar, packDirectory, readTar, restoreTemplate} from '../../../../src/lib/gateway/store/tar.js'
+import {leftOutOfTemplate} from '../../../../src/lib/gateway/store/template.js'
 import {freshPgliteDir, pgliteTemplate} from '../../../support/store.js'
 
 const cleanups: Array<() => Promise<void>> = []
@@ -91,12 +92,29 @@ describe('PGlite template (fast first boot)', () => {
 describe('tar reader', () => {
   it('reads files and directories with their content', () => {
     const archive = tar(tarEntry('/dir/', '', '5'), tarEntry('/dir/a.txt', 'hello'), tarEntry('b.txt', 'x'.repeat(700)))
-    const entries = [...readTar(archive)].map((e) => ({name: e.name, type: e.type, size: e.data.length}))
+    const entries = readTar(archive).map((e) => ({name: e.name, type: e.type, size: e.data.length}))
     expect(entries).toEqual([
       {name: '/dir/', type: 'directory', size: 0},
       {name: '/dir/a.txt', type: 'file', size: 5},
       {name: 'b.txt', type: 'file', size: 700},
     ])
+  })
+
+  it('reads an archive pushed in pieces of any size like the whole of it', () => {
+    const archive = tar(tarEntry('/dir/', '', '5'), tarEntry('/dir/a.txt', 'hello'), tarEntry('b.txt', 'x'.repeat(1500)), tarEntry('c.txt', ''))
+    const whole = readTar(archive).map((e) => ({name: e.name, data: e.data.toString()}))
+    for (const size of [1, 7, 511, 512, 513, 2000]) {
+      const entries: Array<{name: string; data: string}> = []
+      const parser = new TarParser((e) => entries.push({name: e.name, data: e.data.toString()}))
+      for (let i = 0; i < archive.length; i += size) parser.push(archive.subarray(i, i + size))
+      parser.end()
+      expect(entries).toEqual(whole)
+    }
+  })
+
+  it('detects an archive that stops in the middle of an entry', () => {
+    const archive = tarEntry('a.txt', 'x'.repeat(1000))
+    expect(() => readTar(archive.subarray(0, 512 + 600))).toThrow(/truncated/)
   })
 
   it('extracts with private modes', async () => {
@@ -137,7 +155,39 @@ describe('tar reader', () => {
   it('detects a corrupted header', () => {
     const archive = tar(tarEntry('a.txt', 'x'))
     archive[10] = archive[10]! ^ 0xff
-    expect(() => [...readTar(archive)]).toThrow(/checksum/)
+    expect(() => readTar(archive)).toThrow(/checksum/)
+  })
+
+  it('packs a directory that extracts to the same tree, leaving out what it is told to', async () => {
+    const {readFile} = await import('node:fs/promises')
+    const src = path.join(await tempDir(), 'src')
+    const long = `${'deep/'.repeat(25)}name-${'x'.repeat(60)}` // > 100 bytes: needs the ustar prefix
+    const files: Record<string, Buffer> = {
+      PG_VERSION: Buffer.from('18\n'),
+      'base/5/1259': Buffer.alloc(8192 * 20, 3),
+      'base/5/1259_fsm': Buffer.alloc(8192, 1),
+      'base/5/1259_vm': Buffer.alloc(8192, 2),
+      'base/5/empty': Buffer.alloc(0),
+      'postmaster.pid': Buffer.from('42'),
+      [long]: Buffer.from('long name'),
+    }
+    for (const [name, data] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(src, name)), {recursive: true})
+      await writeFile(path.join(src, name), data)
+    }
+    await mkdir(path.join(src, 'pg_notify'))
+    const archive = packDirectory(src, leftOutOfTemplate)
+    const names = readTar(archive).map((e) => e.name)
+    expect(names).toContain('pg_notify/')
+    expect(names.filter((n) => /_fsm$|_vm$|postmaster\.pid$/.test(n))).toEqual([])
+
+    const out = path.join(await tempDir(), 'out')
+    expect(extractTar(archive, out)).toBe(4)
+    for (const name of ['PG_VERSION', 'base/5/1259', 'base/5/empty', long]) {
+      expect((await readFile(path.join(out, name))).equals(files[name]!)).toBe(true)
+    }
+    expect(existsSync(path.join(out, 'base/5/1259_fsm'))).toBe(false)
+    expect(existsSync(path.join(out, 'pg_notify'))).toBe(true)
   })
 
   it('restoreTemplate leaves nothing behind on a damaged archive', async () => {
