@@ -381,6 +381,10 @@ export class SessionService {
     const emit = (event: string, data: Record<string, unknown>) => hub.publish(event, {messageId, ...data}, messageId)
     // A delta's data, written as JSON.stringify({messageId, text}) would (the hot path).
     const deltaPrefix = `{"messageId":${JSON.stringify(messageId)},"text":`
+    const deltaSink = (text: string) => {
+      partial += text
+      hub.publishDelta(messageId, deltaPrefix, JSON.stringify(text))
+    }
     let partial = ''
     let outcome: TurnOutcome
     try {
@@ -401,10 +405,7 @@ export class SessionService {
           {agent, userId: session.userId, history: turn.history, prompt: content, signal, dryRun, prefetched: turn.prefetched},
           {
             turn: (info) => emit('turn', {agentId: session.agentId, provider: info.provider, model: info.model}),
-            delta: (text) => {
-              partial += text
-              hub.publish('delta', `${deltaPrefix}${JSON.stringify(text)}}`, messageId)
-            },
+            delta: deltaSink,
             toolCall: (call) => emit('tool_call', call),
           },
         )
