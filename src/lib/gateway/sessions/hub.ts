@@ -364,9 +364,19 @@ export class HubRegistry {
   }
 
   dropIfIdle(hub: SessionHub): void {
-    // Deferred: whoever triggered this may still be about to use the hub in this tick.
-    setImmediate(() => {
-      if (hub.idle && this.hubs.get(hub.key) === hub) this.hubs.delete(hub.key)
-    })
+    // Deferred: whoever triggered this may still be about to use the hub in this tick. One
+    // check of every candidate at the end of the event loop's turn.
+    this.candidates.add(hub)
+    if (this.sweepScheduled) return
+    this.sweepScheduled = true
+    setImmediate(this.sweep)
+  }
+
+  private readonly candidates = new Set<SessionHub>()
+  private sweepScheduled = false
+  private readonly sweep = (): void => {
+    this.sweepScheduled = false
+    for (const hub of this.candidates) if (hub.idle && this.hubs.get(hub.key) === hub) this.hubs.delete(hub.key)
+    this.candidates.clear()
   }
 }
