@@ -88,7 +88,7 @@ interface OpenTx {
 export function storeOver(driver: Driver, options: {txStallMs?: number} = {}): Store {
   const stallMs = options.txStallMs ?? TX_STALL_MS
   const storeId = ++storeCount
-  const markPattern = new RegExp(`\\b${TX_MARK}_${storeId}_(\\d+)\\b`)
+  const markPattern = new RegExp(`^${TX_MARK}_${storeId}_(\\d+)$`)
   const open = new Map<number, OpenTx>()
   const singleConnection = driver.kind === 'pglite'
   let txCount = 0
@@ -96,12 +96,11 @@ export function storeOver(driver: Driver, options: {txStallMs?: number} = {}): S
 
   /** The open transaction whose fn is on the current (async) stack. */
   const enclosing = (): OpenTx | undefined => {
-    const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = Infinity
-    const stack = new Error().stack ?? ''
-    Error.stackTraceLimit = limit
-    const match = markPattern.exec(stack)
-    return match ? open.get(Number(match[1])) : undefined
+    for (const name of stackFunctionNames()) {
+      const match = name === null ? null : markPattern.exec(name)
+      if (match) return open.get(Number(match[1]))
+    }
+    return undefined
   }
 
   /** PGlite: resolves once no transaction is open (rejects when the open one stalls). */
@@ -204,6 +203,26 @@ export function storeOver(driver: Driver, options: {txStallMs?: number} = {}): S
     },
   }
   return store
+}
+
+/**
+ * The function names of the current stack, async frames included (V8 follows `await`s), read
+ * from V8's call sites: whatever formats stack traces (source maps, a test runner) plays no part.
+ */
+function stackFunctionNames(): (string | null)[] {
+  const prepare = Error.prepareStackTrace
+  const limit = Error.stackTraceLimit
+  Error.prepareStackTrace = (_err, sites) => sites
+  Error.stackTraceLimit = Infinity
+  try {
+    const holder: {stack?: unknown} = {}
+    Error.captureStackTrace(holder, stackFunctionNames)
+    const sites = holder.stack as NodeJS.CallSite[]
+    return sites.map((site) => site.getFunctionName())
+  } finally {
+    Error.prepareStackTrace = prepare
+    Error.stackTraceLimit = limit
+  }
 }
 
 function first<V>(map: Map<unknown, V>): V | undefined {
