@@ -4,7 +4,9 @@
 //      calling the fake provider directly; overhead p50 ≤ 5 ms, p99 ≤ 20 ms
 //   b. 200 concurrent turns whose provider reply is 50 deltas: errors (target 0) and p99
 //      overhead of the whole turn (request start → `done`) through the gateway over the same
-//      turns sent directly with `streamTurn` at the same concurrency (target ≤ 100 ms)
+//      turns sent directly with `streamTurn` at the same concurrency (target ≤ 100 ms), and the
+//      gateway process's CPU time per turn over the rounds (/proc/<pid>/stat: less distorted by
+//      a busy machine than the latencies)
 //   c. `lobu chat -c local "hi"` from spawn to the first byte on stdout, against the running
 //      gateway (target ≤ 400 ms), next to `node -e 0` measured in the same loop
 // The fake provider (test/support/fake-provider.ts) and `lobu run` each run in their own process,
@@ -14,7 +16,7 @@
 // sends its 50 deltas at once), BENCH_PARTS (abc: which measurements), BENCH_PROF=DIR (CPU profiles
 // of the gateway, written when it stops, and of each `lobu chat` run into DIR).
 // Run `npm run build` first.
-import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
@@ -206,11 +208,32 @@ async function ttft({gateway, streamTurn, target}) {
   console.log(`   (${TTFT_TURNS} turns each after ${WARMUP} warm-up, interleaved; a new session per gateway turn; instant 3-delta reply)`)
 }
 
+/**
+ * CPU time (user + system, ms) of a process and of its main thread, from /proc (Linux; null
+ * elsewhere). A process's own CPU time is barely distorted by a busy machine, unlike latencies.
+ */
+function cpuTimes(pid) {
+  const read = (file) => {
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (in clock ticks).
+    const stat = readFileSync(file, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+  }
+  try {
+    return {process: read(`/proc/${pid}/stat`), main: read(`/proc/${pid}/task/${pid}/stat`)}
+  } catch {
+    return null
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100
+
 /** b. Rounds of CONCURRENT simultaneous turns of 50 deltas: directly, then through the gateway. */
 async function concurrent({gateway, streamTurn, target}) {
   await fake.control('reply', {chunks: Array.from({length: TOKENS}, (_, i) => `tok${i} `), delayMs: CHUNK_DELAY_MS})
   const b = {direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []}
   const errorSamples = []
+  const cpu0 = cpuTimes(gateway.child.pid)
   for (let round = 0; round < ROUNDS; round++) {
     // the provider's own time at this concurrency
     let w0 = performance.now()
@@ -238,6 +261,7 @@ async function concurrent({gateway, streamTurn, target}) {
       }
     }
   }
+  const cpu1 = cpuTimes(gateway.child.pid)
   const over = (via, direct, q) => signed(p(via, q) - p(direct, q))
   line(`b. ${CONCURRENT} concurrent × ${TOKENS} tokens: errors`, `${b.errors} of ${b.turns} turns`, '0')
   for (const e of errorSamples) console.log(`   error: ${e.slice(0, 200)}`)
@@ -246,6 +270,10 @@ async function concurrent({gateway, streamTurn, target}) {
   line('b. turn time via gateway (request → done)', `p50 ${ms(p(b.gateway, 50))}  p99 ${ms(p(b.gateway, 99))}`, '(measured)')
   line('b. p99 overhead, whole turn (via − direct)', `p99 ${over(b.gateway, b.direct, 99)}  (p50 ${over(b.gateway, b.direct, 50)})`, '≤ 100 ms')
   line('   p99 overhead, first token (via − direct)', `p99 ${over(b.gatewayTtft, b.directTtft, 99)}  (p50 ${over(b.gatewayTtft, b.directTtft, 50)})`, '(reference)')
+  if (cpu0 && cpu1 && b.turns > 0) {
+    const per = (k) => ms((cpu1[k] - cpu0[k]) / b.turns)
+    line('b. gateway CPU per turn (user+sys)', `${per('process')}  (main thread ${per('main')})`, '(measured; incl. session creation)')
+  }
   const walls = (xs) => xs.map((x) => x.toFixed(0)).join('/')
   console.log(`   (${ROUNDS} rounds; wall time of a round: direct ${walls(b.wallDirect)} ms, via gateway ${walls(b.wallGateway)} ms; provider pause between deltas ${CHUNK_DELAY_MS} ms)`)
 }

@@ -71,6 +71,7 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
     name: 'openai-compat',
     register(app, services: Services) {
       const running = new Set<{controller: AbortController; done: Promise<unknown>}>()
+      const timeoutMs = options.timeoutMs ?? turnTimeoutMs(services.env)
       services.lifecycle.onShutdown(async () => {
         for (const turn of running) turn.controller.abort(new TurnAbort('SHUTDOWN', 'the gateway is shutting down'))
         let timer: NodeJS.Timeout | undefined
@@ -147,7 +148,7 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
               installKey: services.installKey,
               systemProviders: services.systemProviders,
               url: services.url,
-              timeoutMs: options.timeoutMs ?? turnTimeoutMs(services.env),
+              timeoutMs,
             },
             {agent, userId: auth.user.id, history: conversation.history, prompt: conversation.prompt, extraSystem: conversation.system, signal: controller.signal},
             turnSink,

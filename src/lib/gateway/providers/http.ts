@@ -77,13 +77,32 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * Aborts the HTTP request when the caller's signal aborts or when nothing arrives for `idleMs`.
  * Paused while the consumer holds a yielded event, so a slow consumer is not a slow provider.
+ *
+ * Something arriving only notes the time: the one timer checks, when it fires, how long the
+ * stream has really been idle and sleeps again for the rest (no timer reset per chunk).
  */
 export class Watchdog {
   readonly signal: AbortSignal
   timedOut = false
   private readonly controller = new AbortController()
   private timer: NodeJS.Timeout | undefined
+  /** performance.now() of the last sign of life (or of the end of a pause). */
+  private last = 0
+  private paused = false
+  private disposed = false
   private readonly onParentAbort = (): void => this.controller.abort(this.parent.reason)
+  private readonly onTimer = (): void => {
+    this.timer = undefined
+    if (this.paused || this.disposed || this.controller.signal.aborted) return
+    const idle = performance.now() - this.last
+    // Timers may fire a fraction of a millisecond early: that is not worth another wait.
+    if (idle + 1 >= this.idleMs) {
+      this.timedOut = true
+      this.controller.abort(new Error('idle timeout'))
+    } else {
+      this.schedule(this.idleMs - idle)
+    }
+  }
 
   constructor(
     private readonly parent: AbortSignal,
@@ -92,37 +111,34 @@ export class Watchdog {
     this.signal = this.controller.signal
     if (parent.aborted) this.controller.abort(parent.reason)
     else parent.addEventListener('abort', this.onParentAbort, {once: true})
-    this.arm()
+    this.resume()
   }
 
   /** Something arrived: restart the idle clock. */
   touch(): void {
-    if (this.timer !== undefined) this.arm()
+    if (!this.paused) this.last = performance.now()
   }
 
   pause(): void {
-    clearTimeout(this.timer)
-    this.timer = undefined
+    this.paused = true
   }
 
   resume(): void {
-    this.arm()
+    this.paused = false
+    this.last = performance.now()
+    if (this.timer === undefined) this.schedule(this.idleMs)
   }
 
   dispose(): void {
-    this.pause()
+    this.disposed = true
+    this.paused = true
+    clearTimeout(this.timer)
+    this.timer = undefined
     this.parent.removeEventListener('abort', this.onParentAbort)
   }
 
-  private arm(): void {
-    clearTimeout(this.timer)
-    if (!(this.idleMs > 0) || !Number.isFinite(this.idleMs) || this.controller.signal.aborted) {
-      this.timer = undefined
-      return
-    }
-    this.timer = setTimeout(() => {
-      this.timedOut = true
-      this.controller.abort(new Error('idle timeout'))
-    }, this.idleMs)
+  private schedule(ms: number): void {
+    if (this.disposed || !(this.idleMs > 0) || !Number.isFinite(this.idleMs) || this.controller.signal.aborted) return
+    this.timer = setTimeout(this.onTimer, ms)
   }
 }

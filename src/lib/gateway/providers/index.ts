@@ -47,7 +47,16 @@ export function dialectAdapter(dialect: Dialect): DialectAdapter {
   return DIALECTS[dialect] ?? openaiDialect
 }
 
-export function streamTurn(input: TurnInput): AsyncIterable<ProviderEvent> {
+export async function* streamTurn(input: TurnInput): AsyncGenerator<ProviderEvent, void, undefined> {
+  for await (const events of streamTurnBatches(input)) yield* events
+}
+
+/**
+ * streamTurn with the events grouped as they were decoded, one batch per chunk read from the
+ * provider: the same events in the same order, with one step of the iteration per chunk
+ * instead of one per event (a reply whose tokens arrive together costs a few steps).
+ */
+export function streamTurnBatches(input: TurnInput): AsyncGenerator<ProviderEvent[], void, undefined> {
   return runTurn(input)
 }
 
@@ -83,7 +92,7 @@ export function resolveTarget(spec: ProviderSpec, env: NodeJS.ProcessEnv = proce
 
 type AttemptResult = {kind: 'done'} | {kind: 'retry'; error: ProviderError; waitMs?: number}
 
-async function* runTurn(input: TurnInput): AsyncGenerator<ProviderEvent, void, undefined> {
+async function* runTurn(input: TurnInput): AsyncGenerator<ProviderEvent[], void, undefined> {
   const {target} = input
   const adapter = dialectAdapter(target.dialect)
   const spec = adapter.buildRequest(input)
@@ -110,7 +119,7 @@ async function* attemptOnce(
   spec: HttpRequestSpec,
   idleMs: number,
   state: {yielded: boolean},
-): AsyncGenerator<ProviderEvent, AttemptResult, undefined> {
+): AsyncGenerator<ProviderEvent[], AttemptResult, undefined> {
   const {target} = input
   const watch = new Watchdog(input.signal, idleMs)
   let body: Awaited<ReturnType<typeof request>>['body'] | undefined
@@ -166,28 +175,43 @@ async function* attemptOnce(
     })
     const text = new TextDecoder()
     try {
-      for await (const chunk of body) {
+      // Not destroyed when left early (the terminal marker seen): see the finally below.
+      for await (const chunk of body.iterator({destroyOnReturn: false})) {
         watch.touch()
         parser.feed(text.decode(chunk as Uint8Array, {stream: true}))
         if (parseProblem) throw badChunk(target, parseProblem)
-        while (queue.length > 0) {
-          const events = decoder.push(queue.shift() as EventSourceMessage)
-          for (const event of events) {
-            if (event.type !== 'done') state.yielded = true
-            watch.pause()
-            yield event
-            watch.resume()
+        if (queue.length === 0) continue
+        let batch: ProviderEvent[] = []
+        // An in-stream error: the events before it still go out first.
+        let failure: unknown
+        for (let i = 0; i < queue.length && !decoder.complete; i++) {
+          let events: ProviderEvent[]
+          try {
+            events = decoder.push(queue[i]!)
+          } catch (err) {
+            failure = err
+            break
           }
-          if (decoder.complete) {
-            complete = true
-            return {kind: 'done'}
-          }
+          if (events.length === 0) continue
+          if (batch.length === 0) batch = events
+          else for (const event of events) batch.push(event)
         }
+        queue.length = 0
+        if (decoder.complete) complete = true
+        if (batch.length > 0) {
+          if (batch.some((event) => event.type !== 'done')) state.yielded = true
+          watch.pause()
+          yield batch
+          watch.resume()
+        }
+        if (failure !== undefined) throw failure
+        if (complete) return {kind: 'done'}
       }
       finished = true
-      for (const event of decoder.end()) {
+      const trailing = decoder.end()
+      if (trailing.length > 0) {
         watch.pause()
-        yield event
+        yield trailing
         watch.resume()
       }
       return {kind: 'done'}
@@ -202,14 +226,34 @@ async function* attemptOnce(
   } finally {
     watch.dispose()
     if (body && !finished) {
-      if (complete) {
-        // Terminal marker seen: let the (tiny) rest of the body arrive so the connection can be reused.
-        body.dump({limit: MAX_ERROR_BODY_BYTES, signal: AbortSignal.timeout(2_000)}).catch(() => undefined)
-      } else {
+      if (complete) drainRest(body)
+      else {
+        // Cut short (an error, an abort, the consumer left): the connection is closed. The body
+        // reports that as an error event, which nobody needs any more.
+        body.on('error', ignore)
         body.destroy()
       }
     }
   }
+}
+
+function ignore(): void {}
+
+/** How long the rest of a body after its terminal marker may take before the connection is dropped. */
+const DRAIN_MS = 2_000
+
+/**
+ * The terminal marker was seen: let the (tiny) rest of the body arrive so the connection can
+ * be reused, without holding it for long.
+ */
+function drainRest(body: Awaited<ReturnType<typeof request>>['body']): void {
+  if (body.destroyed || body.readableEnded) return
+  const timer = setTimeout(() => body.destroy(), DRAIN_MS)
+  timer.unref?.()
+  body.dump({limit: MAX_ERROR_BODY_BYTES}).then(
+    () => clearTimeout(timer),
+    () => clearTimeout(timer),
+  )
 }
 
 async function readText(body: AsyncIterable<unknown>, watch: Watchdog, input: TurnInput): Promise<string> {

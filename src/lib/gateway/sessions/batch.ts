@@ -10,8 +10,6 @@
  * nothing) and gather a burst otherwise; the work that follows a turn's first token (ids,
  * log, commit) starts at the end of the event loop's turn, after the sockets were written.
  */
-import {AsyncResource} from 'node:async_hooks'
-
 import {sessionRepo, type NewSession, type SessionEventRow, type SessionRow, type TurnCommitItem, type TurnLoadRequest, type TurnLoadRow} from '../store/repos/sessions.js'
 import type {Store} from '../store/types.js'
 
@@ -40,14 +38,14 @@ interface Queued<In, Out> {
 
 /**
  * Runs `flush` over the items queued meanwhile, one flush at a time, in arrival order. A flush
- * runs in the async context the batcher was made in, never in one of its callers' (whose store
- * transaction, say, must not swallow the other callers' work).
+ * never starts inside a caller's call chain (a microtask, or setImmediate with `defer`): it
+ * belongs to none of its callers (whose store transaction, say, must not see it).
  */
 export class Batcher<In, Out> {
   private queue: Queued<In, Out>[] = []
   private running = false
   private lastEnd = -Infinity
-  private readonly scope = new AsyncResource('lobu.batch')
+  private readonly start = () => void this.drain()
 
   constructor(
     private readonly flush: (items: In[]) => Promise<Out[]>,
@@ -60,9 +58,8 @@ export class Batcher<In, Out> {
       if (this.running) return
       this.running = true
       const {defer} = this.options
-      const start = () => this.scope.runInAsyncScope(() => void this.drain())
-      if (defer === true || (defer === 'busy' && performance.now() - this.lastEnd < BUSY_MS)) setImmediate(start)
-      else start()
+      if (defer === true || (defer === 'busy' && performance.now() - this.lastEnd < BUSY_MS)) setImmediate(this.start)
+      else queueMicrotask(this.start)
     })
   }
 

@@ -100,6 +100,27 @@ function describeKey(spec: ProviderSpec): string {
   return 'it has no key'
 }
 
+/**
+ * Decrypted provider keys by ciphertext, per install key: a turn does not decrypt its key
+ * again. A ciphertext is never re-used for another value (a fresh IV per encryption), so an
+ * entry cannot go stale: a changed secret has a new ciphertext, and the old entry ages out.
+ * Held in memory only, like the key during a turn; never logged.
+ */
+const decrypted = new WeakMap<Buffer, Map<string, string>>()
+const DECRYPTED_MAX = 256
+
+function decryptCached(installKey: Buffer, ciphertext: string): string {
+  let cache = decrypted.get(installKey)
+  if (!cache) decrypted.set(installKey, (cache = new Map()))
+  let value = cache.get(ciphertext)
+  if (value === undefined) {
+    value = decryptSecret(installKey, ciphertext)
+    if (cache.size >= DECRYPTED_MAX) cache.delete(cache.keys().next().value as string)
+    cache.set(ciphertext, value)
+  }
+  return value
+}
+
 /** The key of a declared provider, or why there is none. `''` = keyless (ollama). */
 async function keyOf(ctx: CredentialContext, orgId: string, spec: ProviderSpec): Promise<{key: string} | {skip: string}> {
   const {key} = spec
@@ -108,7 +129,7 @@ async function keyOf(ctx: CredentialContext, orgId: string, spec: ProviderSpec):
     const ciphertext = known ? ctx.prefetched?.secrets.get(key.name) : (await ctx.store.secrets.get(orgId, key.name))?.ciphertext
     if (ciphertext === undefined) return {skip: `provider "${spec.id}": ${describeKey(spec)}`}
     try {
-      const value = decryptSecret(ctx.installKey, ciphertext)
+      const value = decryptCached(ctx.installKey, ciphertext)
       return value ? {key: value} : {skip: `provider "${spec.id}": the org secret ${key.name} is empty`}
     } catch {
       return {skip: `provider "${spec.id}": the org secret ${key.name} cannot be decrypted with this install key`}

@@ -24,6 +24,8 @@ export interface SessionEvent {
   messageId: string | null
   /** One-line JSON of the data. */
   data: string
+  /** A delta of publishDelta: the JSON literal of its text (see SessionEventRow.text). */
+  text?: string
 }
 
 export type Listener = (event: SessionEvent) => void
@@ -57,6 +59,7 @@ interface Blocked {
   /** One-line JSON. */
   data: string
   messageId: string | null
+  text?: string
 }
 
 export class SessionHub {
@@ -122,15 +125,26 @@ export class SessionHub {
    * the event's data, or its one-line JSON already.
    */
   publish(event: string, data: Record<string, unknown> | string, messageId: string | null): void {
-    const json = typeof data === 'string' ? data : JSON.stringify(data)
+    this.publishEvent(event, typeof data === 'string' ? data : JSON.stringify(data), messageId, undefined)
+  }
+
+  /**
+   * Publish a `delta` whose data is `{"messageId":…,"text":<text>}`: `prefix` is its
+   * `{"messageId":…,"text":` part, `text` the JSON string literal of the text.
+   */
+  publishDelta(messageId: string, prefix: string, text: string): void {
+    this.publishEvent('delta', `${prefix}${text}}`, messageId, text)
+  }
+
+  private publishEvent(event: string, data: string, messageId: string | null, text: string | undefined): void {
     if (this.blocked.length === 0) {
       const id = this.take()
       if (id !== undefined) {
-        this.emit({id, event, messageId, data: json})
+        this.emit(text === undefined ? {id, event, messageId, data} : {id, event, messageId, data, text})
         return
       }
     }
-    this.blocked.push({event, data: json, messageId})
+    this.blocked.push(text === undefined ? {event, data, messageId} : {event, data, messageId, text})
     this.reserve()
   }
 
@@ -155,7 +169,8 @@ export class SessionHub {
     const batch = this.pending
     this.pending = []
     try {
-      await commit([...batch, ev].map(toRow))
+      batch.push(ev)
+      await commit(batch)
     } catch (err) {
       this.log('error', `session ${this.key.slice(0, 8)}…: could not store the turn: ${describe(err)}`)
     }
@@ -211,7 +226,11 @@ export class SessionHub {
   }
 
   private deliver(ev: SessionEvent): void {
-    for (const listener of [...this.listeners]) {
+    // A listener subscribed by another listener waits for the next event.
+    const {size} = this.listeners
+    let n = 0
+    for (const listener of this.listeners) {
+      if (n++ === size) break
       try {
         listener(ev)
       } catch (err) {
@@ -278,7 +297,7 @@ export class SessionHub {
       const id = this.take()
       if (id === undefined) return
       const b = this.blocked.shift()!
-      this.emit({id, event: b.event, messageId: b.messageId, data: b.data})
+      this.emit(b.text === undefined ? {id, event: b.event, messageId: b.messageId, data: b.data} : {id, event: b.event, messageId: b.messageId, data: b.data, text: b.text})
     }
   }
 
@@ -303,7 +322,7 @@ export class SessionHub {
     const batch = this.pending
     this.pending = []
     this.flushing = this.work.events
-      .run({key: this.key, events: batch.map(toRow)})
+      .run({key: this.key, events: batch})
       .catch((err) => this.log('warn', `session events could not be written (replay may miss them): ${describe(err)}`))
       .finally(() => {
         this.flushing = undefined
@@ -311,10 +330,6 @@ export class SessionHub {
         this.onMaybeIdle(this)
       })
   }
-}
-
-function toRow(ev: SessionEvent): SessionEventRow {
-  return {id: ev.id, messageId: ev.messageId, event: ev.event, data: ev.data}
 }
 
 function describe(err: unknown): string {
@@ -349,9 +364,19 @@ export class HubRegistry {
   }
 
   dropIfIdle(hub: SessionHub): void {
-    // Deferred: whoever triggered this may still be about to use the hub in this tick.
-    setImmediate(() => {
-      if (hub.idle && this.hubs.get(hub.key) === hub) this.hubs.delete(hub.key)
-    })
+    // Deferred: whoever triggered this may still be about to use the hub in this tick. One
+    // check of every candidate at the end of the event loop's turn.
+    this.candidates.add(hub)
+    if (this.sweepScheduled) return
+    this.sweepScheduled = true
+    setImmediate(this.sweep)
+  }
+
+  private readonly candidates = new Set<SessionHub>()
+  private sweepScheduled = false
+  private readonly sweep = (): void => {
+    this.sweepScheduled = false
+    for (const hub of this.candidates) if (hub.idle && this.hubs.get(hub.key) === hub) this.hubs.delete(hub.key)
+    this.candidates.clear()
   }
 }

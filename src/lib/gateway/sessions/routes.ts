@@ -9,9 +9,9 @@ import type {AuthContext} from '../auth/authenticate.js'
 import {HttpError, badRequest} from '../http/errors.js'
 import {requireScope} from '../http/auth.js'
 import type {AppEnv, RouteModule, Services} from '../http/types.js'
-import {jsonBody} from '../http/validate.js'
+import {parseWith, readJson} from '../http/validate.js'
 import type {SessionEvent} from './hub.js'
-import {SESSION_KEY_PATTERN, createSessionSchema, postMessageSchema} from './schema.js'
+import {type PostMessageBody, SESSION_KEY_PATTERN, createSessionSchema, postMessageSchema, quickCreateSession, quickPostMessage} from './schema.js'
 import {SessionService, sessionNotAccessible, type SessionServiceOptions} from './service.js'
 import {sseResponse} from './sse.js'
 
@@ -38,6 +38,12 @@ function wantsStream(c: Context<AppEnv>): boolean {
   return (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
 }
 
+/** The body of POST …/messages (see quickPostMessage). */
+async function readMessage(c: Context<AppEnv>): Promise<PostMessageBody> {
+  const json = await readJson(c)
+  return quickPostMessage(json) ?? parseWith(postMessageSchema, json)
+}
+
 /** A session event as SSE text (its data is one-line JSON already). */
 function frame(ev: SessionEvent): string {
   return `id: ${ev.id}\nevent: ${ev.event}\ndata: ${ev.data}\n\n`
@@ -62,7 +68,8 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
       registerSessionService(services, sessions)
 
       app.post('/api/v1/sessions', requireScope('chat'), async (c) => {
-        const body = await jsonBody(c, createSessionSchema)
+        const json = await readJson(c)
+        const body = quickCreateSession(json) ?? parseWith(createSessionSchema, json)
         const {created, session} = await sessions.create(owner(c.get('auth')), body)
         return c.json(session, created ? 201 : 200)
       })
@@ -74,7 +81,7 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
       app.post('/api/v1/sessions/:key/messages', requireScope('chat'), async (c) => {
         const key = keyParam(c)
         // The turn's one load and the body's read overlap; a missing session still answers first.
-        const [loaded, parsed] = await Promise.allSettled([sessions.prepareTurn(owner(c.get('auth')), key), jsonBody(c, postMessageSchema)])
+        const [loaded, parsed] = await Promise.allSettled([sessions.prepareTurn(owner(c.get('auth')), key), readMessage(c)])
         if (loaded.status === 'rejected') throw loaded.reason
         if (parsed.status === 'rejected') throw parsed.reason
         const turn = loaded.value

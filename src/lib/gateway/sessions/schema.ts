@@ -29,3 +29,41 @@ export const postMessageSchema = z.object({
 
 export type CreateSessionBody = z.infer<typeof createSessionSchema>
 export type PostMessageBody = z.infer<typeof postMessageSchema>
+
+type Plain = Record<string, unknown>
+
+function plainObject(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The schemas' result for a body they accept, checked by hand (zod costs more than the rest of
+ * the request's handling); undefined for anything else, which the schema then reports.
+ */
+export function quickCreateSession(value: unknown): CreateSessionBody | undefined {
+  if (!plainObject(value)) return undefined
+  const {agentId, thread, forceNew} = value
+  const out: CreateSessionBody = {}
+  if (agentId !== undefined) {
+    if (typeof agentId !== 'string' || !AGENT_ID_PATTERN.test(agentId)) return undefined
+    out.agentId = agentId
+  }
+  if (thread !== undefined) {
+    if (typeof thread !== 'string' || !THREAD_PATTERN.test(thread)) return undefined
+    out.thread = thread
+  }
+  if (forceNew !== undefined) {
+    if (typeof forceNew !== 'boolean') return undefined
+    out.forceNew = forceNew
+  }
+  return out
+}
+
+/** See quickCreateSession. */
+export function quickPostMessage(value: unknown): PostMessageBody | undefined {
+  if (!plainObject(value)) return undefined
+  const {content, dryRun} = value
+  if (typeof content !== 'string' || content.length === 0 || content.length > MAX_CONTENT_CHARS) return undefined
+  if (dryRun === undefined) return {content}
+  return typeof dryRun === 'boolean' ? {content, dryRun} : undefined
+}

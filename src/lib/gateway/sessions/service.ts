@@ -16,7 +16,7 @@ import {secretNamesOf, type GrantFinder, type PrefetchedCredentials} from './cre
 import {HubRegistry, ID_BLOCK, type Listener, type SessionHub, type TurnControl} from './hub.js'
 import type {CreateSessionBody} from './schema.js'
 import type {SseSink} from './sse.js'
-import {TurnAbort, runAgentTurn, type TurnOutcome} from './turn.js'
+import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnEnvironment, type TurnOutcome} from './turn.js'
 
 export interface SessionServiceOptions {
   store: Store
@@ -131,8 +131,19 @@ export class SessionService {
   /** Session key → when this instance last pruned its event log. */
   private readonly pruned = new Map<string, number>()
   private closing = false
+  /** What every turn runs with (the idle timeout read from the environment once). */
+  private readonly turnEnv: TurnEnvironment
 
   constructor(private readonly opts: SessionServiceOptions) {
+    this.turnEnv = {
+      store: opts.store,
+      env: opts.env,
+      installKey: opts.installKey,
+      systemProviders: opts.systemProviders,
+      url: opts.url,
+      timeoutMs: opts.timeoutMs ?? turnTimeoutMs(opts.env),
+      grants: opts.grants,
+    }
     this.work = new SessionWork(opts.store)
     this.hubs = new HubRegistry(opts.store, this.work, opts.log)
     this.repo = sessionRepo(opts.store.sql)
@@ -381,6 +392,10 @@ export class SessionService {
     const emit = (event: string, data: Record<string, unknown>) => hub.publish(event, {messageId, ...data}, messageId)
     // A delta's data, written as JSON.stringify({messageId, text}) would (the hot path).
     const deltaPrefix = `{"messageId":${JSON.stringify(messageId)},"text":`
+    const deltaSink = (text: string) => {
+      partial += text
+      hub.publishDelta(messageId, deltaPrefix, JSON.stringify(text))
+    }
     let partial = ''
     let outcome: TurnOutcome
     try {
@@ -389,22 +404,11 @@ export class SessionService {
         outcome = {kind: 'error', text: '', error: {code: denied.code, message: denied.message}}
       } else {
         outcome = await runAgentTurn(
-          {
-            store: this.opts.store,
-            env: this.opts.env,
-            installKey: this.opts.installKey,
-            systemProviders: this.opts.systemProviders,
-            url: this.opts.url,
-            timeoutMs: this.opts.timeoutMs,
-            grants: this.opts.grants,
-          },
+          this.turnEnv,
           {agent, userId: session.userId, history: turn.history, prompt: content, signal, dryRun, prefetched: turn.prefetched},
           {
             turn: (info) => emit('turn', {agentId: session.agentId, provider: info.provider, model: info.model}),
-            delta: (text) => {
-              partial += text
-              hub.publish('delta', `${deltaPrefix}${JSON.stringify(text)}}`, messageId)
-            },
+            delta: deltaSink,
             toolCall: (call) => emit('tool_call', call),
           },
         )

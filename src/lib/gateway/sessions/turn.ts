@@ -4,7 +4,7 @@
  * provider's answer into a sink, and report exactly one outcome.
  */
 import {historyBudget, trimHistory} from '../providers/history.js'
-import {DEFAULT_TIMEOUT_MS, ProviderError, streamTurn, type ChatMessage, type Usage} from '../providers/index.js'
+import {DEFAULT_TIMEOUT_MS, ProviderError, streamTurnBatches, type ChatMessage, type Usage} from '../providers/index.js'
 import type {AgentRow, ProviderSpec, StoreTx} from '../store/types.js'
 import {noModelConfigured, resolveCredentials, type GrantFinder, type PrefetchedCredentials} from './credentials.js'
 import {normalizeConversation, systemPrompt} from './prompt.js'
@@ -107,17 +107,19 @@ export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink:
   const started = sink.turn(meta)
   if (started) await started
   try {
-    for await (const event of streamTurn({target, system, messages, signal, timeoutMs: env.timeoutMs ?? turnTimeoutMs(env.env)})) {
-      if (event.type === 'delta') {
-        if (event.text === '') continue
-        text += event.text
-        // A sink that returns nothing costs no extra await per delta.
-        const sent = sink.delta(event.text)
-        if (sent) await sent
-      } else if (event.type === 'tool_call') {
-        await sink.toolCall({callId: event.callId, name: event.name, arguments: event.arguments})
-      } else {
-        return {kind: 'done', text, finishReason: event.finishReason, usage: event.usage, ...meta}
+    for await (const events of streamTurnBatches({target, system, messages, signal, timeoutMs: env.timeoutMs ?? turnTimeoutMs(env.env)})) {
+      for (const event of events) {
+        if (event.type === 'delta') {
+          if (event.text === '') continue
+          text += event.text
+          // A sink that returns nothing costs no extra await per delta.
+          const sent = sink.delta(event.text)
+          if (sent) await sent
+        } else if (event.type === 'tool_call') {
+          await sink.toolCall({callId: event.callId, name: event.name, arguments: event.arguments})
+        } else {
+          return {kind: 'done', text, finishReason: event.finishReason, usage: event.usage, ...meta}
+        }
       }
     }
     // The provider layer always ends with `done` or throws; be safe anyway.

@@ -1,6 +1,22 @@
-import {randomBytes} from 'node:crypto'
+import {randomFillSync} from 'node:crypto'
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/**
+ * Random bytes drawn from the CSPRNG a pool at a time (one call per POOL_BYTES instead of one
+ * per id: ids are made per request). Each byte is handed out once.
+ */
+const POOL_BYTES = 4096
+const pool = Buffer.alloc(POOL_BYTES)
+let used = POOL_BYTES
+
+function nextByte(): number {
+  if (used === POOL_BYTES) {
+    randomFillSync(pool)
+    used = 0
+  }
+  return pool[used++]!
+}
 
 /**
  * `length` characters drawn uniformly from [0-9A-Za-z] (rejection sampling, no modulo bias).
@@ -9,12 +25,9 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 export function randomBase62(length: number): string {
   let out = ''
   while (out.length < length) {
-    const bytes = randomBytes(Math.ceil((length - out.length) * 1.3) + 8)
-    for (const b of bytes) {
-      // 248 = 62 * 4: bytes at or above it would favour the first characters.
-      if (b < 248) out += BASE62[b % 62]
-      if (out.length === length) break
-    }
+    const b = nextByte()
+    // 248 = 62 * 4: bytes at or above it would favour the first characters.
+    if (b < 248) out += BASE62[b % 62]
   }
   return out
 }

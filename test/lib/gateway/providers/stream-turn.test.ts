@@ -1,3 +1,6 @@
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {startFakeProvider, type FakeProvider} from '../../../support/fake-provider.js'
 import {closeProviderAgent, resolveTarget, streamTurn, type Dialect} from '../../../../src/lib/gateway/providers/index.js'
@@ -340,5 +343,42 @@ describe('other failures', () => {
     const out = await run(targetFor(fake, 'openai'), {signal: controller.signal})
     expect(out.error?.code).toBe('ABORTED')
     expect(fake.requests).toHaveLength(0)
+  })
+})
+
+describe('connections', () => {
+  it('keeps the connection for the next turn when the caller stops at `done` before the body ends', async () => {
+    let connections = 0
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, {'content-type': 'text/event-stream'})
+        const chunk = (content: string | null, finish: string | null) => `data: ${JSON.stringify({choices: [{index: 0, delta: content === null ? {} : {content}, finish_reason: finish}]})}\n\n`
+        res.write(chunk('Hi', null) + chunk(null, 'stop') + 'data: [DONE]\n\n')
+        // The end of the body comes a little after the terminal marker.
+        setTimeout(() => res.end(), 20)
+      })
+    })
+    server.on('connection', () => connections++)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const {port} = server.address() as AddressInfo
+    const target = {id: 'my-proxy', dialect: 'openai' as const, baseUrl: `http://127.0.0.1:${port}/v1`, model: 'm', apiKey: KEY}
+    try {
+      for (let i = 0; i < 3; i++) {
+        let text = ''
+        for await (const event of streamTurn({target, system: '', messages: [{role: 'user', content: 'hi'}], signal: new AbortController().signal})) {
+          if (event.type === 'delta') text += event.text
+          if (event.type === 'done') break
+        }
+        expect(text).toBe('Hi')
+        // The rest of the body arrives meanwhile; the connection goes back to the pool.
+        await new Promise((r) => setTimeout(r, 60))
+      }
+      expect(connections).toBe(1)
+    } finally {
+      await closeProviderAgent()
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
   })
 })

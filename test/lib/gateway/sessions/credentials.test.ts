@@ -70,6 +70,13 @@ describe('resolveCredentials', () => {
     expect(!none.ok && none.skipped.join('\n')).toContain('"mistral"')
   })
 
+  it('a changed secret is used at once (decrypted keys are remembered by ciphertext)', async () => {
+    const first = await resolveCredentials({store: storeWith({OPENAI_API_KEY: 'sk-one'}), env: {}, installKey, systemProviders: []}, agent([openai]), 'usr_1')
+    const again = await resolveCredentials({store: storeWith({OPENAI_API_KEY: 'sk-one'}), env: {}, installKey, systemProviders: []}, agent([openai]), 'usr_1')
+    const changed = await resolveCredentials({store: storeWith({OPENAI_API_KEY: 'sk-two'}), env: {}, installKey, systemProviders: []}, agent([openai]), 'usr_1')
+    expect([first, again, changed].map((r) => r.ok && r.provider.target.apiKey)).toEqual(['sk-one', 'sk-one', 'sk-two'])
+  })
+
   it('a secret under another install key is skipped, not an error', async () => {
     const store = storeWith({OPENAI_API_KEY: 'sk-x'})
     const r = await resolveCredentials({store, env: {}, installKey: randomBytes(32), systemProviders: []}, agent([openai]), 'usr_1')

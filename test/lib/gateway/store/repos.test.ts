@@ -2,7 +2,7 @@ import {createHash, randomBytes} from 'node:crypto'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {isUniqueViolation} from '../../../../src/lib/gateway/store/index.js'
+import {StoreMisuseError, isUniqueViolation} from '../../../../src/lib/gateway/store/index.js'
 import type {AgentSpec, Store} from '../../../../src/lib/gateway/store/types.js'
 import {storeDrivers} from '../../../support/store.js'
 
@@ -352,10 +352,15 @@ describe.each(storeDrivers())('store repositories on $name', ({open}) => {
       expect(await store.orgs.getById(org.id)).toEqual(org)
     })
 
-    it('joins nested transactions and root repositories used inside fn', async () => {
+    it('joins nested transactions, however deep in fn’s await chain', async () => {
       const outerSlug = `outer-${suffix()}`
       const innerSlug = `inner-${suffix()}`
-      const rootSlug = `root-${suffix()}`
+      const deepSlug = `deep-${suffix()}`
+      // A helper that opens its own transaction, called from fn through Promise.all.
+      const helper = async (slug: string) => {
+        await sleep(1)
+        return store.transaction(async (inner) => inner.orgs.create({slug, name: 'Deep'}))
+      }
       await expect(
         store.transaction(async (tx) => {
           await tx.orgs.create({slug: outerSlug, name: 'Outer'})
@@ -363,13 +368,50 @@ describe.each(storeDrivers())('store repositories on $name', ({open}) => {
             await inner.orgs.create({slug: innerSlug, name: 'Inner'})
             expect(await inner.orgs.getBySlug(outerSlug)).toBeDefined()
           })
-          // The store's own repositories run inside the transaction too (no deadlock on PGlite).
-          await store.orgs.create({slug: rootSlug, name: 'Root'})
-          expect(await tx.orgs.getBySlug(rootSlug)).toBeDefined()
+          await Promise.all([helper(deepSlug)])
+          expect(await tx.orgs.getBySlug(deepSlug)).toBeDefined()
           throw new Error('undo all')
         }),
       ).rejects.toThrow('undo all')
-      for (const slug of [outerSlug, innerSlug, rootSlug]) expect(await store.orgs.getBySlug(slug)).toBeUndefined()
+      for (const slug of [outerSlug, innerSlug, deepSlug]) expect(await store.orgs.getBySlug(slug)).toBeUndefined()
+    })
+
+    it('refuses a query of the store itself inside fn, loudly instead of a deadlock', async () => {
+      const slug = `misuse-${suffix()}`
+      const err = await store
+        .transaction(async (tx) => {
+          await tx.orgs.create({slug, name: 'Tx'})
+          await store.orgs.getBySlug(slug)
+        })
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StoreMisuseError)
+      expect(String(err)).toMatch(/use the tx given to fn/)
+      expect(await store.orgs.getBySlug(slug)).toBeUndefined() // rolled back
+    })
+
+    it('keeps other flows out of an open transaction: they run beside it, or after it on PGlite', async () => {
+      const txSlug = `in-tx-${suffix()}`
+      const otherSlug = `other-${suffix()}`
+      let entered!: () => void
+      const inside = new Promise<void>((r) => (entered = r))
+      let release!: () => void
+      const released = new Promise<void>((r) => (release = r))
+      const first = store.transaction(async (tx) => {
+        await tx.orgs.create({slug: txSlug, name: 'Tx'})
+        entered()
+        await released
+        throw new Error('roll back the first')
+      })
+      await inside
+      // Started while the first is open, from another flow: its own transaction and a root query.
+      const other = store.transaction(async (tx) => tx.orgs.create({slug: otherSlug, name: 'Other'}))
+      const seen = store.orgs.getBySlug(txSlug)
+      setTimeout(release, 20)
+      await expect(first).rejects.toThrow('roll back the first')
+      await other
+      expect(await seen).toBeUndefined() // never saw the uncommitted row
+      expect(await store.orgs.getBySlug(otherSlug)).toBeDefined() // not rolled back with the first
+      expect(await store.orgs.getBySlug(txSlug)).toBeUndefined()
     })
 
     it('refuses to run queries on a transaction that has ended', async () => {

@@ -59,6 +59,12 @@ describe('packed event rows', () => {
     expect(unpackEvents([row!], 0)).toEqual(many)
   })
 
+  it('packs deltas whose writer gave their text literal exactly like the others', () => {
+    const withText = events.map((e) => (e.event === 'delta' && e.data.startsWith('{"messageId"') ? {...e, text: JSON.stringify(JSON.parse(e.data).text)} : e))
+    expect(withText.filter((e) => 'text' in e)).toHaveLength(4)
+    expect(packEvents(withText)).toEqual(packEvents(events))
+  })
+
   it('splits long turns into rows of at most 256 events', () => {
     const many = Array.from({length: 600}, (_, i) => delta(i + 1, 'msg_a', `t${i}`))
     const rows = packEvents(many)

@@ -37,6 +37,12 @@ export interface SessionEventRow {
   event: string
   /** One-line JSON. */
   data: string
+  /**
+   * Set by the writer of a `delta` event whose data is exactly
+   * `{"messageId":<messageId as JSON>,"text":<text>}`: the JSON string literal `<text>`
+   * (packEvents then stores it without reading the data again). Not stored, not read back.
+   */
+  text?: string
 }
 
 export interface NewSessionMessage {
@@ -148,9 +154,7 @@ function messageIdPrefix(messageId: string): string {
 }
 
 /** The JSON text literal of a delta's data `{"messageId":…,"text":"…"}`, or undefined for any other shape. */
-function deltaText(e: SessionEventRow): string | undefined {
-  if (e.event !== 'delta' || e.messageId === null) return undefined
-  const head = `${messageIdPrefix(e.messageId)},"text":`
+function deltaText(e: SessionEventRow, head: string): string | undefined {
   if (!e.data.startsWith(head) || !e.data.endsWith('}')) return undefined
   const literal = e.data.slice(head.length, -1)
   try {
@@ -163,37 +167,50 @@ function deltaText(e: SessionEventRow): string | undefined {
 /** Pack events (id order) into rows of at most PACK_MAX events. */
 export function packEvents(events: readonly SessionEventRow[]): SessionEventRow[] {
   const rows: SessionEventRow[] = []
+  // `{"messageId":"…"` of the last message id seen (most events of a row share it).
+  let prefixOf: string | null = null
+  let prefix = ''
+  const messagePrefix = (messageId: string) => {
+    if (messageId !== prefixOf) {
+      prefixOf = messageId
+      prefix = messageIdPrefix(messageId)
+    }
+    return prefix
+  }
   for (let i = 0; i < events.length; i += PACK_MAX) {
-    const part = events.slice(i, i + PACK_MAX)
+    const part = events.length <= PACK_MAX ? events : events.slice(i, i + PACK_MAX)
     const last = part[part.length - 1]!
-    const midOf = (e: SessionEventRow) => (e.messageId === null ? 'null' : e.messageId === last.messageId ? '0' : JSON.stringify(e.messageId))
+    const lastMid = last.messageId
+    const midOf = (e: SessionEventRow) => (e.messageId === null ? 'null' : e.messageId === lastMid ? '0' : JSON.stringify(e.messageId))
     const entries: string[] = []
-    let run: {first: SessionEventRow; texts: string[]} | undefined
+    let runFirst: SessionEventRow | undefined
+    let runTexts: string[] = []
     const endRun = () => {
-      if (run) entries.push(`[${run.first.id},${DELTA_RUN},${midOf(run.first)},[${run.texts.join(',')}]]`)
-      run = undefined
+      if (runFirst) entries.push(`[${runFirst.id},${DELTA_RUN},${midOf(runFirst)},[${runTexts.join(',')}]]`)
+      runFirst = undefined
     }
     for (const e of part) {
-      const text = deltaText(e)
+      const text = e.event === 'delta' && e.messageId !== null ? (e.text ?? deltaText(e, `${messagePrefix(e.messageId)},"text":`)) : undefined
       if (text !== undefined) {
-        if (run && run.first.messageId === e.messageId && run.first.id + run.texts.length === e.id) {
-          run.texts.push(text)
+        if (runFirst && runFirst.messageId === e.messageId && runFirst.id + runTexts.length === e.id) {
+          runTexts.push(text)
           continue
         }
         endRun()
-        run = {first: e, texts: [text]}
+        runFirst = e
+        runTexts = [text]
         continue
       }
       endRun()
       const mid = midOf(e)
       if (e.messageId !== null) {
-        const prefix = messageIdPrefix(e.messageId)
-        if (e.data === `${prefix}}`) {
+        const head = messagePrefix(e.messageId)
+        if (e.data.length === head.length + 1 && e.data.startsWith(head) && e.data.endsWith('}')) {
           entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},{},1]`)
           continue
         }
-        if (e.data.startsWith(`${prefix},`)) {
-          entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},{${e.data.slice(prefix.length + 1)},1]`)
+        if (e.data.startsWith(head) && e.data.charCodeAt(head.length) === 44 /* , */) {
+          entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},{${e.data.slice(head.length + 1)},1]`)
           continue
         }
       }
