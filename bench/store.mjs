@@ -30,7 +30,8 @@ const withInitdb = args.includes('--initdb')
 if (process.argv[2] === '--child') {
   const [, , , dataDir, templateArg, prewarm] = process.argv
   const t0 = performance.now()
-  if (prewarm === 'prewarm') (await import(pathToFileURL(path.join(dist, 'store/pglite-prewarm.js')).href)).prewarmPglite()
+  const prewarmModule = path.join(dist, 'store/pglite-prewarm.js')
+  if (prewarm === 'prewarm' && existsSync(prewarmModule)) (await import(pathToFileURL(prewarmModule).href)).prewarmPglite()
   const {monitorEventLoopDelay} = await import('node:perf_hooks')
   const {acquireDataDirLock} = await import(pathToFileURL(path.join(dist, 'store/lock.js')).href)
   const {loadInstallKey} = await import(pathToFileURL(path.join(dist, 'crypto/index.js')).href)
