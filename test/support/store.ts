@@ -32,7 +32,7 @@ import pg from 'pg'
 import {openStore} from '../../src/lib/gateway/store/index.js'
 import {isProcessAlive} from '../../src/lib/gateway/store/lock.js'
 import {MIGRATIONS} from '../../src/lib/gateway/store/migrations.js'
-import {buildPgliteTemplate} from '../../src/lib/gateway/store/template.js'
+import {TEMPLATE_FORMAT, buildPgliteTemplate} from '../../src/lib/gateway/store/template.js'
 import type {Store} from '../../src/lib/gateway/store/types.js'
 
 export interface OpenedStore {
@@ -54,7 +54,7 @@ function fingerprint(): string {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@electric-sql/pglite/package.json'), 'utf8'))
     pgliteVersion = String(pkg.version)
   } catch {}
-  return createHash('sha256').update(JSON.stringify({pgliteVersion, MIGRATIONS})).digest('hex').slice(0, 16)
+  return createHash('sha256').update(JSON.stringify({pgliteVersion, MIGRATIONS, TEMPLATE_FORMAT})).digest('hex').slice(0, 16)
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

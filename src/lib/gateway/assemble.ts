@@ -15,7 +15,9 @@ import {bootstrap} from './bootstrap/index.js'
 import {buildApp} from './http/app.js'
 import {coreRoutes} from './http/routes/index.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
+import {trace} from '../cli/trace.js'
 import {OrgService} from './orgs/service.js'
+import {loadUndici} from './providers/index.js'
 import type {ProviderSpec, Store} from './store/types.js'
 
 export interface AssembleOptions {
@@ -33,6 +35,9 @@ export interface AssembleOptions {
   routes?: readonly RouteModule[]
 }
 
+/** How long after ready the provider HTTP client is loaded, so it is not on the boot path. */
+const WARM_UP_DELAY_MS = 1000
+
 export interface Assembled {
   services: Services
   systemProviders: ProviderSpec[]
@@ -44,6 +49,7 @@ export async function assembleGateway(opts: AssembleOptions): Promise<Assembled>
   const {store} = opts
   const systemProviders = computeSystemProviders(opts.env)
   await bootstrap(store, {systemProviders})
+  trace('gateway: bootstrap done')
 
   const services: Services = {
     store,
@@ -64,5 +70,8 @@ export async function assembleGateway(opts: AssembleOptions): Promise<Assembled>
   const replaced = new Set(extra.map((r) => r.name))
   const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback: opts.loopback, port: opts.port})
   const listener = getRequestListener((req, bindings) => app.fetch(req, bindings as never))
+  // The provider HTTP client (undici, ~0.1 s to load) is loaded once the gateway has been
+  // answering for a moment, so neither the boot nor, usually, the first turn pays for it.
+  setTimeout(() => void loadUndici().catch(() => {}), WARM_UP_DELAY_MS).unref()
   return {services, systemProviders, listener: listener as Assembled['listener']}
 }

@@ -4,7 +4,6 @@
  * from there, never from a request. Redirects are not followed (undici's request never follows
  * them); answers are size-capped.
  */
-import {request} from 'undici'
 
 export const TOKEN_REQUEST_TIMEOUT_MS = 15_000
 const MAX_RESPONSE_BYTES = 256 * 1024
@@ -52,6 +51,7 @@ export async function tokenRequest(tokenUrl: string, params: Record<string, stri
   let status: number
   let text: string
   try {
+    const {request} = await import('undici')
     const res = await request(tokenUrl, {
       method: 'POST',
       headers: {'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'lobu-gateway'},

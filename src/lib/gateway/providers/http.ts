@@ -2,16 +2,27 @@
  * HTTP plumbing shared by the dialects: one undici Agent (keep-alive pool per origin),
  * Retry-After parsing, abortable sleep, and the idle watchdog behind `timeoutMs`.
  */
-import {Agent} from 'undici'
+import type {Agent} from 'undici'
 
+type Undici = typeof import('undici')
+
+let loadingUndici: Promise<Undici> | undefined
 let agent: Agent | undefined
+
+/**
+ * undici, loaded on first use: importing it costs ~0.1 s of the main thread, which a booting
+ * gateway should not pay before it answers. The gateway warms it right after it is ready.
+ */
+export function loadUndici(): Promise<Undici> {
+  return (loadingUndici ??= import('undici'))
+}
 
 /**
  * The shared dispatcher. Connections to a provider are kept alive between turns; undici's own
  * header/body timeouts are off because the watchdog below enforces the per-turn idle timeout.
  */
-export function providerAgent(): Agent {
-  agent ??= new Agent({
+export function providerAgent(mod: Undici): Agent {
+  agent ??= new mod.Agent({
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
     headersTimeout: 0,

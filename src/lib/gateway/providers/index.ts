@@ -14,18 +14,18 @@
  * The API key never appears in an error message.
  */
 import {createParser, type EventSourceMessage} from 'eventsource-parser'
-import {request} from 'undici'
+import type {request} from 'undici'
 import type {ProviderSpec} from '../store/types.js'
 import {anthropicDialect} from './anthropic.js'
 import {baseUrlEnvName, catalogEntry, resolveBaseUrl, type Dialect} from './catalog.js'
 import {badChunk, oneLine, redact, statusError, unexpectedEnd} from './errors.js'
 import {geminiDialect} from './gemini.js'
-import {MAX_RETRY_WAIT_MS, Watchdog, backoffMs, parseRetryAfter, providerAgent, sleep} from './http.js'
+import {MAX_RETRY_WAIT_MS, Watchdog, backoffMs, loadUndici, parseRetryAfter, providerAgent, sleep} from './http.js'
 import {openaiDialect} from './openai.js'
 import {ProviderError, type DialectAdapter, type HttpRequestSpec, type ProviderEvent, type ProviderTarget, type TurnInput} from './types.js'
 
 export * from './types.js'
-export {closeProviderAgent, parseRetryAfter, MAX_RETRY_WAIT_MS} from './http.js'
+export {closeProviderAgent, loadUndici, parseRetryAfter, MAX_RETRY_WAIT_MS} from './http.js'
 export {redact} from './errors.js'
 
 /** Idle timeout when the turn does not set one. */
@@ -128,12 +128,13 @@ async function* attemptOnce(
   try {
     let res: Awaited<ReturnType<typeof request>>
     try {
-      res = await request(spec.url, {
+      const undici = await loadUndici()
+      res = await undici.request(spec.url, {
         method: 'POST',
         headers: spec.headers,
         body: spec.body,
         signal: watch.signal,
-        dispatcher: providerAgent(),
+        dispatcher: providerAgent(undici),
       })
     } catch (err) {
       const error = translate(err, input, watch, 'connect')

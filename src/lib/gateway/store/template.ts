@@ -40,10 +40,14 @@ const gzipAsync = promisify(gzip)
  * A PGlite database with every migration applied, as a gzipped tarball of its data directory
  * (restored by tar.ts's restoreTemplate). Runs initdb: seconds and ~800 MB, so do it at build
  * time. The database is closed cleanly before it is packed, so a restored copy starts without
- * crash recovery. `template0` is dropped (the embedded database never runs CREATE DATABASE;
- * `template1` stays so that it still could). The list of array types goes along (see
- * pglite-array-types.ts).
+ * crash recovery. `template0` and `template1` are dropped: PGlite only ever connects to
+ * `postgres`, and the embedded database never runs CREATE DATABASE (it would fail for want of
+ * a template); a third less to restore on every first boot. The list of array types goes
+ * along (see pglite-array-types.ts).
  */
+/** Bumped whenever buildPgliteTemplate makes a different kind of archive (caches key on it). */
+export const TEMPLATE_FORMAT = 3
+
 export async function buildPgliteTemplate(migrations: readonly Migration[] = MIGRATIONS): Promise<Buffer> {
   const {PGlite} = await import('@electric-sql/pglite')
   const work = await mkdtemp(path.join(os.tmpdir(), 'lobu-pglite-template-'))
@@ -54,8 +58,10 @@ export async function buildPgliteTemplate(migrations: readonly Migration[] = MIG
     try {
       await migrate(pgliteDriver(db, 'template'), migrations)
       // DROP DATABASE refuses a template database, and a transaction block (one exec each).
-      await db.exec(`UPDATE pg_database SET datistemplate = false WHERE datname = 'template0'`)
-      await db.exec('DROP DATABASE template0')
+      for (const name of ['template0', 'template1']) {
+        await db.exec(`UPDATE pg_database SET datistemplate = false WHERE datname = '${name}'`)
+        await db.exec(`DROP DATABASE ${name}`)
+      }
       arrayTypes = await queryArrayTypes(db)
       await db.exec('CHECKPOINT')
     } finally {
