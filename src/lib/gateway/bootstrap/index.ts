@@ -10,7 +10,9 @@ import {DEFAULT_AGENT_ID, applySystemProviders} from '../agents/system-providers
 import {SCOPES, isScope, normalizeScopes, type Scope} from '../auth/scopes.js'
 import {mintToken} from '../auth/token-service.js'
 import {hashToken, isTokenFormat, sameHash} from '../auth/tokens.js'
-import {toDate, toJson, toStringOrNull} from '../store/repos/rows.js'
+import {toOrg} from '../store/repos/orgs.js'
+import {toJson} from '../store/repos/rows.js'
+import {toUser} from '../store/repos/users.js'
 import type {OrgRow, ProviderSpec, Store, StoreTx, UserRow} from '../store/types.js'
 
 export const LOCAL_ORG_SLUG = 'local'
@@ -70,19 +72,8 @@ interface CheckRow {
 async function alreadyBootstrapped(store: Store, systemProviders: ProviderSpec[]): Promise<BootstrapResult | undefined> {
   const [row] = await store.sql.query<CheckRow>(CHECK_SQL, [LOCAL_ORG_SLUG, BOOTSTRAP_META_KEY, DEFAULT_AGENT_ID, JSON.stringify(systemProviders)])
   if (!row || row.version !== BOOTSTRAP_VERSION || row.role !== 'owner' || Number(row.stale_orgs) !== 0 || !row.admin || !row.org) return undefined
-  const admin = toJson<Record<string, unknown>>(row.admin)
-  const org = toJson<Record<string, unknown>>(row.org)
-  return {
-    admin: {
-      id: String(admin.id),
-      email: toStringOrNull(admin.email),
-      name: String(admin.name),
-      isAdmin: admin.is_admin === true,
-      passwordHash: toStringOrNull(admin.password_hash),
-      createdAt: toDate(admin.created_at),
-    },
-    org: {id: String(org.id), slug: String(org.slug), name: String(org.name), createdAt: toDate(org.created_at)},
-  }
+  // row_to_json keeps the column names, so the repos' own row mappers apply.
+  return {admin: toUser(toJson(row.admin)), org: toOrg(toJson(row.org))}
 }
 
 export async function bootstrap(store: Store, opts: {systemProviders: ProviderSpec[]}): Promise<BootstrapResult> {

@@ -4,7 +4,7 @@ import {type Raw, first, toDate} from './rows.js'
 
 const COLUMNS = 'id, slug, name, created_at'
 
-function toOrg(r: Raw): OrgRow {
+export function toOrg(r: Raw): OrgRow {
   return {id: String(r.id), slug: String(r.slug), name: String(r.name), createdAt: toDate(r.created_at)}
 }
 

@@ -4,7 +4,7 @@ import {type Raw, first, toDate, toStringOrNull} from './rows.js'
 
 const COLUMNS = 'id, email, name, is_admin, password_hash, created_at'
 
-function toUser(r: Raw): UserRow {
+export function toUser(r: Raw): UserRow {
   return {
     id: String(r.id),
     email: toStringOrNull(r.email),
