@@ -13,10 +13,11 @@
 // so neither shares an event loop with this client. Every turn uses a new thread (a new session),
 // as `lobu chat` without -t does. Knobs: BENCH_TTFT_TURNS (300), BENCH_CONCURRENT (200),
 // BENCH_ROUNDS (3 rounds of b), BENCH_RUNS (15 runs of c), BENCH_CHUNK_DELAY_MS (0: the provider
-// sends its 50 deltas at once), BENCH_PARTS (abc: which measurements), BENCH_PROF=DIR (CPU profiles
+// sends its 50 deltas at once), BENCH_PARTS (abc: which measurements), BENCH_NODE_ARGS (node flags
+// of `lobu run`, e.g. --trace-gc), BENCH_PROF=DIR (CPU profiles
 // of the gateway, written when it stops, and of each `lobu chat` run into DIR).
 // Run `npm run build` first.
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
@@ -209,8 +210,9 @@ async function ttft({gateway, streamTurn, target}) {
 }
 
 /**
- * CPU time (user + system, ms) of a process and of its main thread, from /proc (Linux; null
- * elsewhere). A process's own CPU time is barely distorted by a busy machine, unlike latencies.
+ * CPU time (user + system, ms) of a process, of its main thread and of each of its threads, from
+ * /proc (Linux; null elsewhere). A process's own CPU time is barely distorted by a busy machine,
+ * unlike latencies.
  */
 function cpuTimes(pid) {
   const read = (file) => {
@@ -220,10 +222,30 @@ function cpuTimes(pid) {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
   }
   try {
-    return {process: read(`/proc/${pid}/stat`), main: read(`/proc/${pid}/task/${pid}/stat`)}
+    const threads = new Map()
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        threads.set(tid, read(`/proc/${pid}/task/${tid}/stat`))
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return {process: read(`/proc/${pid}/stat`), main: read(`/proc/${pid}/task/${pid}/stat`), threads}
   } catch {
     return null
   }
+}
+
+/** CPU per turn of the main thread, of the busiest other thread (the database worker) and of the rest. */
+function cpuSplit(cpu0, cpu1, pid, turns) {
+  let busiest = 0
+  for (const [tid, t] of cpu1.threads) {
+    if (tid === String(pid)) continue
+    busiest = Math.max(busiest, t - (cpu0.threads.get(tid) ?? 0))
+  }
+  const total = cpu1.process - cpu0.process
+  const main = cpu1.main - cpu0.main
+  return {total: total / turns, main: main / turns, worker: busiest / turns, rest: (total - main - busiest) / turns}
 }
 /** USER_HZ: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100
@@ -271,8 +293,8 @@ async function concurrent({gateway, streamTurn, target}) {
   line('b. p99 overhead, whole turn (via − direct)', `p99 ${over(b.gateway, b.direct, 99)}  (p50 ${over(b.gateway, b.direct, 50)})`, '≤ 100 ms')
   line('   p99 overhead, first token (via − direct)', `p99 ${over(b.gatewayTtft, b.directTtft, 99)}  (p50 ${over(b.gatewayTtft, b.directTtft, 50)})`, '(reference)')
   if (cpu0 && cpu1 && b.turns > 0) {
-    const per = (k) => ms((cpu1[k] - cpu0[k]) / b.turns)
-    line('b. gateway CPU per turn (user+sys)', `${per('process')}  (main thread ${per('main')})`, '(measured; incl. session creation)')
+    const c = cpuSplit(cpu0, cpu1, gateway.child.pid, b.turns)
+    line('b. gateway CPU per turn (user+sys)', `${ms(c.total)}  (main ${fmt(c.main)}, db ${fmt(c.worker)}, other ${fmt(c.rest)})`, '(measured; incl. session creation)')
   }
   const walls = (xs) => xs.map((x) => x.toFixed(0)).join('/')
   console.log(`   (${ROUNDS} rounds; wall time of a round: direct ${walls(b.wallDirect)} ms, via gateway ${walls(b.wallGateway)} ms; provider pause between deltas ${CHUNK_DELAY_MS} ms)`)
@@ -302,7 +324,7 @@ try {
   const project = box.mkdir('project')
   writeProject(project, fake.urls.openai)
   const env = box.env({OPENAI_API_KEY: KEY})
-  const run = await startLobuRun({cwd: project, env, nodeArgs: profArgs()})
+  const run = await startLobuRun({cwd: project, env, nodeArgs: [...profArgs(), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]})
   const {token} = JSON.parse(await cliRun(['token', 'create', '-c', 'local', '--name', 'bench-chat', '--scope', 'chat', '--json'], project, env))
   gateway = {...run, token}
 

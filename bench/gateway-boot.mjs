@@ -9,6 +9,7 @@
 // and a fresh data dir is ~600 files).
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {get} from 'node:http'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -33,15 +34,27 @@ async function boot(dataDir, home) {
   const start = performance.now()
   const child = spawn(process.execPath, [bin, 'run', '--port', String(port), '--data-dir', dataDir, '--no-apply', '--quiet'], {cwd: home, env, stdio: 'ignore'})
   for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`)
-      if (res.ok) break
-    } catch {}
+    if ((await healthStatus(port)) === 200) break
     if (child.exitCode !== null) throw new Error(`lobu run exited ${child.exitCode}`)
     await new Promise((r) => setTimeout(r, 10))
   }
   const ms = performance.now() - start
   return {child, ms, cpuMs: cpuMs(child.pid)}
+}
+
+/**
+ * GET /health with node:http, no keep-alive: the status, or 0 when nothing answers. Cheaper per
+ * attempt than fetch(), so polling every 10 ms takes little CPU from the process being measured
+ * (on 2 cores the difference showed in the boot times).
+ */
+function healthStatus(port) {
+  return new Promise((resolve) => {
+    const req = get({host: '127.0.0.1', port, path: '/health', agent: false}, (res) => {
+      res.resume()
+      res.once('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.once('error', () => resolve(0))
+  })
 }
 
 /** utime + stime of a process (all its threads), in ms. */

@@ -8,6 +8,11 @@ if (['run', 'dev', 'start'].includes(argv[0]) && !argv.some((a) => a === '--help
 // `lobu --version` and `lobu --help` are answered without loading oclif (see src/lib/cli/fast-path.ts).
 const {tryFastPath} = await import('../dist/lib/cli/fast-path.js').catch(() => ({tryFastPath: () => false}))
 if (!tryFastPath(argv, new URL('../', import.meta.url))) {
+  // oclif checks its own engines range (older than ours) with semver when it loads: ~30 ms of
+  // every command's start-up, for a warning that never applies under our engines.
+  const hadFlag = 'OCLIF_DISABLE_ENGINE_WARNING' in process.env
+  if (!hadFlag) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
   const {execute} = await import('@oclif/core')
+  if (!hadFlag) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
   await execute({dir: import.meta.url})
 }

@@ -1,5 +1,5 @@
 /**
- * The heavy half of the gateway: bootstrap, services, the Hono app and every route module
+ * The heavy half of the gateway: services, the Hono app and every route module
  * (which pull in hono, zod, undici and the provider clients). server.ts starts importing this
  * module at the very beginning of a boot and only awaits it once the port is bound and the
  * store is opening, so loading it overlaps with the database start.
@@ -9,19 +9,19 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 import {getRequestListener} from '@hono/node-server'
 
 import {AgentService} from './agents/service.js'
-import {computeSystemProviders} from './agents/system-providers.js'
 import {TokenService} from './auth/token-service.js'
-import {bootstrap} from './bootstrap/index.js'
 import {buildApp} from './http/app.js'
 import {coreRoutes} from './http/routes/index.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
-import {trace} from '../cli/trace.js'
 import {OrgService} from './orgs/service.js'
 import {loadUndici} from './providers/index.js'
 import type {ProviderSpec, Store} from './store/types.js'
 
 export interface AssembleOptions {
+  /** Open, migrated and bootstrapped. */
   store: Store
+  /** This boot's system providers (the ones bootstrap applied). */
+  systemProviders: ProviderSpec[]
   env: NodeJS.ProcessEnv
   version: string
   project: {id: string; root: string} | null
@@ -44,12 +44,9 @@ export interface Assembled {
   listener: (req: IncomingMessage, res: ServerResponse) => void
 }
 
-/** Bootstrap the store (convergent) with this boot's system providers, then build the app. */
-export async function assembleGateway(opts: AssembleOptions): Promise<Assembled> {
-  const {store} = opts
-  const systemProviders = computeSystemProviders(opts.env)
-  await bootstrap(store, {systemProviders})
-  trace('gateway: bootstrap done')
+/** Build the app over a bootstrapped store. */
+export function assembleGateway(opts: AssembleOptions): Assembled {
+  const {store, systemProviders} = opts
 
   const services: Services = {
     store,

@@ -2,7 +2,8 @@
  * The embedded gateway: one HTTP server (Hono on @hono/node-server) over one store.
  *
  * Boot order: bind the port FIRST (a busy port fails before anything is written), take the
- * data-dir lock, load the install key, open the store (migrations), bootstrap, then answer.
+ * data-dir lock, load the install key, open the store (migrations) and bootstrap it while the
+ * app's modules load, then answer.
  * Requests that arrive before that get 503.
  */
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
@@ -10,7 +11,8 @@ import type {AddressInfo} from 'node:net'
 
 import {OperationError} from '../cli/errors.js'
 import {trace} from '../cli/trace.js'
-import {ensureLocalCliToken, type LocalCliToken} from './bootstrap/index.js'
+import {computeSystemProviders} from './agents/system-providers.js'
+import {bootstrap, ensureLocalCliToken, type LocalCliToken} from './bootstrap/index.js'
 import {loadInstallKey} from './crypto/index.js'
 import {errorBody} from './http/errors.js'
 import {isLoopbackHost} from './http/guards.js'
@@ -164,9 +166,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const loadingKey = opts.installKey ? Promise.resolve(opts.installKey) : loadInstallKey({env, dataDir: opts.dataDir})
     loadingKey.catch(() => {}) // awaited below
     if (!opts.installKey && (env.ENCRYPTION_KEY || !opts.dataDir)) await loadingKey
-    // 4. The store, migrated; the app's modules finish loading meanwhile.
+    // 4. The store, migrated, then bootstrapped (convergent) with this boot's system providers:
+    // the database works on both while the app's modules finish loading on this thread.
     opening = opts.store ? Promise.resolve(opts.store) : openStore({databaseUrl, dataDir: databaseUrl ? undefined : opts.dataDir})
     opening.catch(() => {}) // awaited below
+    const systemProviders = computeSystemProviders(env)
+    const bootstrapping = opening.then(async (opened) => {
+      trace('gateway: store open and migrated')
+      await loadingKey // a bad key file fails the boot before bootstrap writes anything
+      await bootstrap(opened, {systemProviders})
+      trace('gateway: bootstrap done')
+    })
+    bootstrapping.catch(() => {}) // awaited below
     // The app's modules (hono, routes, provider clients) load while the database starts: their
     // ~0.15 s of main-thread work comes after the lock so that it does not delay the database.
     const assembling = import('./assemble.js')
@@ -176,10 +187,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const {assembleGateway} = await assembling
     trace('gateway: app modules loaded')
     store = await opening
-    trace('gateway: store open and migrated')
-    // 5. Bootstrap (convergent) with this boot's system providers, then the app.
-    const assembled = await assembleGateway({
+    await bootstrapping
+    // 5. The app.
+    const assembled = assembleGateway({
       store,
+      systemProviders,
       env,
       version: opts.version,
       project: opts.project ?? null,
@@ -191,7 +203,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       port,
       routes: opts.routes,
     })
-    const {services, systemProviders} = assembled
+    const {services} = assembled
     listener = assembled.listener
     phase = 'ready'
     trace('gateway: ready')
