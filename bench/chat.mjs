@@ -4,15 +4,16 @@
 //      calling the fake provider directly; overhead p50 ≤ 5 ms, p99 ≤ 20 ms
 //   b. 200 concurrent turns whose provider reply is 50 deltas: errors (target 0) and p99
 //      overhead of the whole turn (request start → `done`) through the gateway over the same
-//      turns sent directly with `streamTurn` at the same concurrency (target ≤ 100 ms), and the
-//      gateway process's CPU time per turn over the rounds (/proc/<pid>/stat: less distorted by
-//      a busy machine than the latencies)
+//      turns sent directly with `streamTurn` at the same concurrency (target ≤ 100 ms), over the
+//      rounds after a warm-up round (the first burst, reported on its own line: it also measures
+//      V8 optimizing both sides' code), and the gateway process's CPU time per turn over them,
+//      per thread (/proc/<pid>/task: less distorted by a busy machine than the latencies)
 //   c. `lobu chat -c local "hi"` from spawn to the first byte on stdout, against the running
 //      gateway (target ≤ 400 ms), next to `node -e 0` measured in the same loop
 // The fake provider (test/support/fake-provider.ts) and `lobu run` each run in their own process,
 // so neither shares an event loop with this client. Every turn uses a new thread (a new session),
 // as `lobu chat` without -t does. Knobs: BENCH_TTFT_TURNS (300), BENCH_CONCURRENT (200),
-// BENCH_ROUNDS (3 rounds of b), BENCH_RUNS (15 runs of c), BENCH_CHUNK_DELAY_MS (0: the provider
+// BENCH_ROUNDS (3 measured rounds of b), BENCH_WARMUP_ROUNDS (1: rounds of b before those, reported apart), BENCH_RUNS (15 runs of c), BENCH_CHUNK_DELAY_MS (0: the provider
 // sends its 50 deltas at once), BENCH_PARTS (abc: which measurements), BENCH_NODE_ARGS (node flags
 // of `lobu run`, e.g. --trace-gc), BENCH_PROF=DIR (CPU profiles
 // of the gateway, written when it stops, and of each `lobu chat` run into DIR).
@@ -29,6 +30,7 @@ import {bin, bounded, fmt, line, machineLine, median, percentile, root, sandbox,
 const TTFT_TURNS = Number(process.env.BENCH_TTFT_TURNS ?? 300)
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 200)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 1)
 const CLI_RUNS = Math.max(10, Number(process.env.BENCH_RUNS ?? 15))
 const CHUNK_DELAY_MS = Number(process.env.BENCH_CHUNK_DELAY_MS ?? 0)
 const PARTS = process.env.BENCH_PARTS ?? 'abc'
@@ -250,44 +252,59 @@ function cpuSplit(cpu0, cpu1, pid, turns) {
 /** USER_HZ: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100
 
-/** b. Rounds of CONCURRENT simultaneous turns of 50 deltas: directly, then through the gateway. */
-async function concurrent({gateway, streamTurn, target}) {
-  await fake.control('reply', {chunks: Array.from({length: TOKENS}, (_, i) => `tok${i} `), delayMs: CHUNK_DELAY_MS})
-  const b = {direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []}
-  const errorSamples = []
-  const cpu0 = cpuTimes(gateway.child.pid)
-  for (let round = 0; round < ROUNDS; round++) {
-    // the provider's own time at this concurrency
-    let w0 = performance.now()
-    const direct = await Promise.allSettled(Array.from({length: CONCURRENT}, () => directTurn(streamTurn, target, 'hi')))
-    b.wallDirect.push(performance.now() - w0)
-    for (const r of direct) {
-      if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
-        b.direct.push(r.value.total)
-        b.directTtft.push(r.value.ttft)
-      } else b.directErrors++
-    }
-    // the same through the gateway, a new session each (created before the clock starts)
-    const sessions = await Promise.all(Array.from({length: CONCURRENT}, () => newSession(gateway)))
-    w0 = performance.now()
-    const via = await Promise.allSettled(sessions.map((s) => gatewayTurn(gateway, s.sessionKey, 'hi')))
-    b.wallGateway.push(performance.now() - w0)
-    for (const r of via) {
-      b.turns++
-      if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
-        b.gateway.push(r.value.total)
-        b.gatewayTtft.push(r.value.ttft)
-      } else {
-        b.errors++
-        if (errorSamples.length < 3) errorSamples.push(r.status === 'rejected' ? String(r.reason?.message ?? r.reason) : `${r.value.deltas} deltas`)
-      }
+/** One round of b: CONCURRENT simultaneous turns sent directly, then as many through the gateway. */
+async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
+  // the provider's own time at this concurrency
+  let w0 = performance.now()
+  const direct = await Promise.allSettled(Array.from({length: CONCURRENT}, () => directTurn(streamTurn, target, 'hi')))
+  b.wallDirect.push(performance.now() - w0)
+  for (const r of direct) {
+    if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
+      b.direct.push(r.value.total)
+      b.directTtft.push(r.value.ttft)
+    } else b.directErrors++
+  }
+  // the same through the gateway, a new session each (created before the clock starts)
+  const sessions = await Promise.all(Array.from({length: CONCURRENT}, () => newSession(gateway)))
+  w0 = performance.now()
+  const via = await Promise.allSettled(sessions.map((s) => gatewayTurn(gateway, s.sessionKey, 'hi')))
+  b.wallGateway.push(performance.now() - w0)
+  for (const r of via) {
+    b.turns++
+    if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
+      b.gateway.push(r.value.total)
+      b.gatewayTtft.push(r.value.ttft)
+    } else {
+      b.errors++
+      if (errorSamples.length < 3) errorSamples.push(r.status === 'rejected' ? String(r.reason?.message ?? r.reason) : `${r.value.deltas} deltas`)
     }
   }
+}
+
+const newRounds = () => ({direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []})
+
+/**
+ * b. WARMUP_ROUNDS rounds (the first bursts this gateway and this client see: code not yet
+ * optimized on either side), reported on their own, then ROUNDS measured rounds.
+ */
+async function concurrent(ctx) {
+  const {gateway} = ctx
+  await fake.control('reply', {chunks: Array.from({length: TOKENS}, (_, i) => `tok${i} `), delayMs: CHUNK_DELAY_MS})
+  const errorSamples = []
+  const warm = newRounds()
+  for (let round = 0; round < WARMUP_ROUNDS; round++) await concurrentRound(ctx, warm, errorSamples)
+  const b = newRounds()
+  const cpu0 = cpuTimes(gateway.child.pid)
+  for (let round = 0; round < ROUNDS; round++) await concurrentRound(ctx, b, errorSamples)
   const cpu1 = cpuTimes(gateway.child.pid)
   const over = (via, direct, q) => signed(p(via, q) - p(direct, q))
-  line(`b. ${CONCURRENT} concurrent × ${TOKENS} tokens: errors`, `${b.errors} of ${b.turns} turns`, '0')
+  const errors = b.errors + warm.errors
+  line(`b. ${CONCURRENT} concurrent × ${TOKENS} tokens: errors`, `${errors} of ${b.turns + warm.turns} turns`, '0')
   for (const e of errorSamples) console.log(`   error: ${e.slice(0, 200)}`)
-  if (b.directErrors) console.log(`   (${b.directErrors} direct turns failed: the baseline is short of samples)`)
+  if (b.directErrors + warm.directErrors) console.log(`   (${b.directErrors + warm.directErrors} direct turns failed: the baseline is short of samples)`)
+  if (WARMUP_ROUNDS > 0) {
+    line(`   first ${WARMUP_ROUNDS === 1 ? 'burst' : `${WARMUP_ROUNDS} bursts`} (warm-up): p99 overhead`, `p99 ${over(warm.gateway, warm.direct, 99)}  (p50 ${over(warm.gateway, warm.direct, 50)})`, '(reference, not measured below)')
+  }
   line('b. turn time direct (request → done)', `p50 ${ms(p(b.direct, 50))}  p99 ${ms(p(b.direct, 99))}`, '(baseline)')
   line('b. turn time via gateway (request → done)', `p50 ${ms(p(b.gateway, 50))}  p99 ${ms(p(b.gateway, 99))}`, '(measured)')
   line('b. p99 overhead, whole turn (via − direct)', `p99 ${over(b.gateway, b.direct, 99)}  (p50 ${over(b.gateway, b.direct, 50)})`, '≤ 100 ms')
