@@ -25,7 +25,7 @@ import {pathToFileURL} from 'node:url'
 import {createParser} from 'eventsource-parser'
 import {Agent, request} from 'undici'
 
-import {bin, bounded, fmt, line, machineLine, median, percentile, root, sandbox, spawnTracked, startFakeProviderProcess, startLobuRun} from './support/harness.mjs'
+import {bin, bounded, startCostNote, fmt, line, machineLine, median, percentile, root, sandbox, spawnTracked, startFakeProviderProcess, startLobuRun} from './support/harness.mjs'
 
 const TTFT_TURNS = Number(process.env.BENCH_TTFT_TURNS ?? 300)
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 200)
@@ -352,6 +352,8 @@ try {
   if (PARTS.includes('b')) await concurrent(ctx)
   if (PARTS.includes('c')) await cliChat(ctx)
   console.log(machine)
+  const note = startCostNote()
+  if (note) console.log(note)
 } catch (err) {
   console.error(err instanceof Error ? (err.stack ?? err.message) : err)
   process.exitCode = 1

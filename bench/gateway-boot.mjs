@@ -6,7 +6,8 @@
 // Also the CPU time (all threads) the process had used when /health first answered ok, a
 // steadier number than wall time on a busy machine. BENCH_TMPDIR: where the data dirs go
 // (default os.tmpdir(); creating files is far slower in /tmp than elsewhere on some machines,
-// and a fresh data dir is ~600 files).
+// and a fresh data dir is ~600 files). Machine settings that slow every Node.js start are left
+// out of the boots' environment and reported (see MACHINE_STARTUP_VARS in support/harness.mjs).
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {get} from 'node:http'
@@ -14,6 +15,8 @@ import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
+
+import {startCostNote, withoutMachineStartupVars} from './support/harness.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const bin = path.join(root, 'bin', 'run.js')
@@ -29,7 +32,7 @@ const freePort = () =>
 
 async function boot(dataDir, home) {
   const port = await freePort()
-  const env = {...process.env, HOME: home, LOBU_CONFIG_DIR: path.join(home, 'cfg'), CI: '1', NO_COLOR: '1'}
+  const env = withoutMachineStartupVars({...process.env, HOME: home, LOBU_CONFIG_DIR: path.join(home, 'cfg'), CI: '1', NO_COLOR: '1'})
   for (const k of Object.keys(env)) if (/_API_KEY$|^DATABASE_URL$/.test(k)) delete env[k]
   const start = performance.now()
   const child = spawn(process.execPath, [bin, 'run', '--port', String(port), '--data-dir', dataDir, '--no-apply', '--quiet'], {cwd: home, env, stdio: 'ignore'})
@@ -109,3 +112,5 @@ line('existing data dir → /health ok', median(existing), 800, 'ms')
 line('idle RSS of lobu run', median(rss), 300, 'MB')
 console.log(`(${runs} boots each in ${base}; samples fresh ${fresh.map((x) => x.toFixed(0)).join(' ')} / existing ${existing.map((x) => x.toFixed(0)).join(' ')} ms)`)
 console.log(`(CPU used by /health ok, median: fresh ${median(freshCpu).toFixed(0)} ms, existing ${median(existingCpu).toFixed(0)} ms)`)
+const note = startCostNote()
+if (note) console.log(note)

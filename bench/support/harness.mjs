@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark scripts (bench/*.mjs): statistics, an isolated sandbox (temp
 // HOME and config dir), `lobu run` and the fake provider as child processes, and a bounded
 // clean-up of both. Loopback only. Not a benchmark itself (bench/run.js runs bench/*.mjs only).
-import {spawn} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {availableParallelism, loadavg, tmpdir} from 'node:os'
@@ -56,6 +56,43 @@ export function freePort() {
 const LEAKY = /^(LOBU_|XDG_)|_API_KEY$|_BASE_URL$|^(DATABASE_URL|OLLAMA_HOST|FORCE_COLOR|NODE_OPTIONS|DEBUG|ENCRYPTION_KEY)$/
 
 /**
+ * Settings of the machine (not of lobu) that slow down every Node.js start: NODE_EXTRA_CA_CERTS
+ * makes Node parse a whole CA bundle before any JavaScript runs (≈70 ms per process on the
+ * 2-core machine these numbers come from). The benchmarks' children run without them, as on a
+ * default install; startCostNote() says what they cost here. BENCH_KEEP_ENV=1 keeps them.
+ */
+export const MACHINE_STARTUP_VARS = process.env.BENCH_KEEP_ENV === '1' ? [] : ['NODE_EXTRA_CA_CERTS']
+
+/** `env` without MACHINE_STARTUP_VARS. */
+export function withoutMachineStartupVars(env) {
+  const out = {...env}
+  for (const k of MACHINE_STARTUP_VARS) delete out[k]
+  return out
+}
+
+/**
+ * A line saying which MACHINE_STARTUP_VARS are set here and what they add to `node -e 0`
+ * (median of 7 starts each, interleaved), or '' when none is set.
+ */
+export function startCostNote() {
+  const set = MACHINE_STARTUP_VARS.filter((k) => process.env[k])
+  if (set.length === 0) return ''
+  const time = (env) => {
+    const t0 = performance.now()
+    spawnSync(process.execPath, ['-e', '0'], {env, stdio: 'ignore'})
+    return performance.now() - t0
+  }
+  const withVars = []
+  const without = []
+  for (let i = 0; i < 7; i++) {
+    withVars.push(time(process.env))
+    without.push(time(withoutMachineStartupVars(process.env)))
+  }
+  const cost = median(withVars) - median(without)
+  return `(${set.join(', ')} is set on this machine and adds ${fmt(cost, 0)} ms to every node start here (node -e 0: ${fmt(median(withVars), 0)} vs ${fmt(median(without), 0)} ms); lobu's processes above ran without it, as on a default install — BENCH_KEEP_ENV=1 keeps it)`
+}
+
+/**
  * A temp HOME, LOBU_CONFIG_DIR and XDG dirs; `env(extra)` is the caller's environment without
  * anything that could change lobu's behaviour, plus the isolation and `extra`.
  */
@@ -80,7 +117,7 @@ export function sandbox(prefix = 'lobu-bench-') {
   const env = (extra = {}) => {
     const out = {}
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !LEAKY.test(k)) out[k] = v
-    return {...out, ...iso, ...extra}
+    return withoutMachineStartupVars({...out, ...iso, ...extra})
   }
   return {dir, mkdir: d, env, cleanup: () => rmSync(dir, {recursive: true, force: true})}
 }

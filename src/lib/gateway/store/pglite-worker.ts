@@ -28,7 +28,6 @@ import {
   type WorkerReply,
   errorToWire,
 } from './pglite-protocol.js'
-import {restoreTemplate} from './tar.js'
 
 const port = parentPort!
 
@@ -163,6 +162,8 @@ async function createDatabase(dataDir: string, pgdata: string, templatePath: str
     let origin: PgliteOrigin = 'initdb'
     if (templatePath && existsSync(templatePath)) {
       try {
+        // Loaded here: an existing data dir (the usual boot) needs neither it nor zlib.
+        const {restoreTemplate} = await import('./tar.js')
         await restoreTemplate(templatePath, tmp)
         origin = 'template'
       } catch {
