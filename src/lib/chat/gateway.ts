@@ -164,14 +164,7 @@ export async function openLocalSession<T>(opts: LocalSessionOptions<T>): Promise
     client = await opts.client()
   } catch (error) {
     if (errorCode(error) !== 'NO_TOKEN') throw error
-    const gateway = await ensureLocalGateway(opts)
-    try {
-      client = await opts.client(true)
-      return {gateway, client, result: await opts.open(client, opts.signal)}
-    } catch (error_) {
-      await gateway.close?.()
-      throw error_
-    }
+    return openOn(await ensureLocalGateway(opts), opts)
   }
 
   const stop = new AbortController()
@@ -198,9 +191,13 @@ export async function openLocalSession<T>(opts: LocalSessionOptions<T>): Promise
   const unreachable = nothingAnswers || errorCode(first.error) === 'GATEWAY_UNREACHABLE'
   if (!unreachable || checked.value) throw first.error
 
-  const gateway = await bootEmbedded(opts)
+  return openOn(await bootEmbedded(opts), opts)
+}
+
+/** Open the session on a gateway this process booted (or found), closing it when that fails. */
+async function openOn<T>(gateway: EnsuredGateway, opts: LocalSessionOptions<T>): Promise<LocalSession<T>> {
   try {
-    client = await opts.client(true)
+    const client = await opts.client(true)
     return {gateway, client, result: await opts.open(client, opts.signal)}
   } catch (error) {
     await gateway.close?.()

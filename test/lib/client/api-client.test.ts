@@ -7,7 +7,7 @@ import {ApiClient, clientForContext, httpStatusOf} from '../../../src/lib/client
 import {addContext, resolveContext} from '../../../src/lib/context/index.js'
 import {saveToken} from '../../../src/lib/credentials/index.js'
 import {type TestServer, closedPort, json, startServer} from './helpers.js'
-import {useTempConfigDir} from '../../support/config-dir.js'
+import {catchLobuError, useTempConfigDir} from '../../support/config-dir.js'
 
 // A fresh config dir per test, not created yet: the first write creates it.
 const tmp = useTempConfigDir('lobu-client-')
@@ -25,16 +25,6 @@ async function rejection(promise: Promise<unknown>): Promise<LobuError> {
     return error as LobuError
   }
   throw new Error('expected a rejection')
-}
-
-function catchSync(fn: () => unknown): LobuError {
-  try {
-    fn()
-  } catch (error) {
-    expect(error).toBeInstanceOf(LobuError)
-    return error as LobuError
-  }
-  throw new Error('expected an error')
 }
 
 const stored = (token: string) => ({token, tokenId: 'tok_a', org: 'local', user: 'me', scopes: ['chat'], expiresAt: null})
@@ -74,7 +64,7 @@ describe('token origin binding (S2)', () => {
     expect(b.seen[0]?.headers.authorization).toBeUndefined()
 
     // Context B has no token of its own: exit 3, and nothing is sent to B.
-    const error = catchSync(() => clientForContext(resolveContext({env, flag: 'b'}), {requireToken: true, env}))
+    const error = catchLobuError(() => clientForContext(resolveContext({env, flag: 'b'}), {requireToken: true, env}))
     expect(error.exitCode).toBe(3)
     expect(error.hint).toContain('lobu oauth login -c b')
     expect(b.seen).toHaveLength(1)
@@ -92,7 +82,7 @@ describe('token origin binding (S2)', () => {
     // Point "a" at B (as a user editing config.json would): the token stays with origin A.
     const {setContext} = await import('../../../src/lib/context/index.js')
     setContext('a', b.url, env)
-    const error = catchSync(() => clientForContext(resolveContext({env, flag: 'a'}), {requireToken: true, env}))
+    const error = catchLobuError(() => clientForContext(resolveContext({env, flag: 'a'}), {requireToken: true, env}))
     expect(error.exitCode).toBe(3)
     expect(b.seen).toHaveLength(0)
   })
@@ -110,7 +100,7 @@ describe('token origin binding (S2)', () => {
   })
 
   it('gives the local context the `lobu run` hint when it has no token', () => {
-    const error = catchSync(() => clientForContext(resolveContext({env}), {requireToken: true, env}))
+    const error = catchLobuError(() => clientForContext(resolveContext({env}), {requireToken: true, env}))
     expect(error.exitCode).toBe(3)
     expect(error.message).toBe('no token for context "local" (http://127.0.0.1:8787)')
     expect(error.hint).toContain('lobu run')
