@@ -13,6 +13,7 @@ import {parseWith, readJson} from '../http/validate.js'
 import type {SessionEvent} from './hub.js'
 import {type PostMessageBody, SESSION_KEY_PATTERN, createSessionSchema, postMessageSchema, quickCreateSession, quickPostMessage} from './schema.js'
 import {SessionService, sessionNotAccessible, type SessionServiceOptions} from './service.js'
+import {nodeResponseOf} from '../http/node.js'
 import {sseResponse} from './sse.js'
 
 export interface SessionRoutesOptions extends Partial<Pick<SessionServiceOptions, 'timeoutMs' | 'disconnectGraceMs' | 'shutdownWaitMs' | 'grants'>> {
@@ -116,6 +117,7 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
           },
           {
             pingMs: options.pingMs,
+            outgoing: nodeResponseOf(c),
             headers: {'x-lobu-message-id': control.messageId},
             onClose: (reason) => {
               unsubscribe()
@@ -158,6 +160,7 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
           },
           {
             pingMs: options.pingMs,
+            outgoing: nodeResponseOf(c),
             onClose: () => {
               closed = true
               unsubscribe?.()
