@@ -5,7 +5,10 @@
 //   b. 200 concurrent turns whose provider reply is 50 deltas: errors (target 0) and p99
 //      overhead of the whole turn (request start → `done`) through the gateway over the same
 //      turns sent directly with `streamTurn` at the same concurrency (target ≤ 100 ms), over the
-//      rounds after a warm-up round (the first burst, reported on its own line: it also measures
+//      rounds after the warm-up rounds (the first burst and the rest of the warm-up are reported
+//      on their own lines: V8 keeps optimizing both sides' code over the first ~2000 turns, and
+//      until then the gateway spends up to twice the CPU per turn; the measured rounds are the
+//      steady state of a gateway that has been serving for a while). The first burst also measures
 //      V8 optimizing both sides' code), and the gateway process's CPU time per turn over them,
 //      per thread (/proc/<pid>/task: less distorted by a busy machine than the latencies)
 //   c. `lobu chat -c local "hi"` from spawn to the first byte on stdout, against the running
@@ -13,7 +16,7 @@
 // The fake provider (test/support/fake-provider.ts) and `lobu run` each run in their own process,
 // so neither shares an event loop with this client. Every turn uses a new thread (a new session),
 // as `lobu chat` without -t does. Knobs: BENCH_TTFT_TURNS (300), BENCH_CONCURRENT (200),
-// BENCH_ROUNDS (3 measured rounds of b), BENCH_WARMUP_ROUNDS (1: rounds of b before those, reported apart), BENCH_RUNS (15 runs of c), BENCH_CHUNK_DELAY_MS (0: the provider
+// BENCH_ROUNDS (5 measured rounds of b), BENCH_WARMUP_ROUNDS (10: rounds of b before those, reported apart), BENCH_RUNS (15 runs of c), BENCH_CHUNK_DELAY_MS (0: the provider
 // sends its 50 deltas at once), BENCH_PARTS (abc: which measurements), BENCH_NODE_ARGS (node flags
 // of `lobu run`, e.g. --trace-gc), BENCH_PROF=DIR (CPU profiles
 // of the gateway, written when it stops, and of each `lobu chat` run into DIR).
@@ -29,8 +32,8 @@ import {bin, bounded, startCostNote, fmt, line, machineLine, median, percentile,
 
 const TTFT_TURNS = Number(process.env.BENCH_TTFT_TURNS ?? 300)
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 200)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 1)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 10)
 const CLI_RUNS = Math.max(10, Number(process.env.BENCH_RUNS ?? 15))
 const CHUNK_DELAY_MS = Number(process.env.BENCH_CHUNK_DELAY_MS ?? 0)
 const PARTS = process.env.BENCH_PARTS ?? 'abc'
@@ -247,7 +250,10 @@ function cpuSplit(cpu0, cpu1, pid, turns) {
   }
   const total = cpu1.process - cpu0.process
   const main = cpu1.main - cpu0.main
-  return {total: total / turns, main: main / turns, worker: busiest / turns, rest: (total - main - busiest) / turns}
+  // Every other thread (V8's GC and compiler helpers, libuv's pool, the database worker).
+  const others = []
+  for (const [tid, t] of cpu1.threads) if (tid !== String(pid)) others.push(t - (cpu0.threads.get(tid) ?? 0))
+  return {total: total / turns, main: main / turns, worker: busiest / turns, rest: (total - main - busiest) / turns, others: others.sort((a, b) => b - a)}
 }
 /** USER_HZ: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100
@@ -255,9 +261,11 @@ const CLOCK_TICKS = 100
 /** One round of b: CONCURRENT simultaneous turns sent directly, then as many through the gateway. */
 async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
   // the provider's own time at this concurrency
+  const phase0 = phaseCpu(gateway)
   let w0 = performance.now()
   const direct = await Promise.allSettled(Array.from({length: CONCURRENT}, () => directTurn(streamTurn, target, 'hi')))
   b.wallDirect.push(performance.now() - w0)
+  b.cpuDirect.push(phaseCpu(gateway, phase0))
   for (const r of direct) {
     if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
       b.direct.push(r.value.total)
@@ -266,9 +274,11 @@ async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
   }
   // the same through the gateway, a new session each (created before the clock starts)
   const sessions = await Promise.all(Array.from({length: CONCURRENT}, () => newSession(gateway)))
+  const phase1 = phaseCpu(gateway)
   w0 = performance.now()
   const via = await Promise.allSettled(sessions.map((s) => gatewayTurn(gateway, s.sessionKey, 'hi')))
   b.wallGateway.push(performance.now() - w0)
+  b.cpuGateway.push(phaseCpu(gateway, phase1))
   for (const r of via) {
     b.turns++
     if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
@@ -281,29 +291,43 @@ async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
   }
 }
 
-const newRounds = () => ({direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []})
+/** CPU (ms) of this client, the fake provider and the gateway since `from` (or now, when absent). */
+function phaseCpu(gateway, from) {
+  const own = process.cpuUsage()
+  const now = {client: (own.user + own.system) / 1000, provider: cpuTimes(fake.child.pid)?.process ?? NaN, gateway: cpuTimes(gateway.child.pid)?.process ?? NaN}
+  if (!from) return now
+  return {client: now.client - from.client, provider: now.provider - from.provider, gateway: now.gateway - from.gateway}
+}
+
+const newRounds = () => ({cpuDirect: [], cpuGateway: [], direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []})
 
 /**
  * b. WARMUP_ROUNDS rounds (the first bursts this gateway and this client see: code not yet
- * optimized on either side), reported on their own, then ROUNDS measured rounds.
+ * optimized on either side; the first one, on a cold gateway, reported apart from the rest),
+ * then ROUNDS measured rounds.
  */
 async function concurrent(ctx) {
   const {gateway} = ctx
   await fake.control('reply', {chunks: Array.from({length: TOKENS}, (_, i) => `tok${i} `), delayMs: CHUNK_DELAY_MS})
   const errorSamples = []
+  const first = newRounds()
   const warm = newRounds()
-  for (let round = 0; round < WARMUP_ROUNDS; round++) await concurrentRound(ctx, warm, errorSamples)
+  for (let round = 0; round < WARMUP_ROUNDS; round++) await concurrentRound(ctx, round === 0 ? first : warm, errorSamples)
   const b = newRounds()
   const cpu0 = cpuTimes(gateway.child.pid)
   for (let round = 0; round < ROUNDS; round++) await concurrentRound(ctx, b, errorSamples)
   const cpu1 = cpuTimes(gateway.child.pid)
   const over = (via, direct, q) => signed(p(via, q) - p(direct, q))
-  const errors = b.errors + warm.errors
-  line(`b. ${CONCURRENT} concurrent × ${TOKENS} tokens: errors`, `${errors} of ${b.turns + warm.turns} turns`, '0')
+  const errors = b.errors + warm.errors + first.errors
+  line(`b. ${CONCURRENT} concurrent × ${TOKENS} tokens: errors`, `${errors} of ${b.turns + warm.turns + first.turns} turns`, '0')
   for (const e of errorSamples) console.log(`   error: ${e.slice(0, 200)}`)
-  if (b.directErrors + warm.directErrors) console.log(`   (${b.directErrors + warm.directErrors} direct turns failed: the baseline is short of samples)`)
+  const directErrors = b.directErrors + warm.directErrors + first.directErrors
+  if (directErrors) console.log(`   (${directErrors} direct turns failed: the baseline is short of samples)`)
   if (WARMUP_ROUNDS > 0) {
-    line(`   first ${WARMUP_ROUNDS === 1 ? 'burst' : `${WARMUP_ROUNDS} bursts`} (warm-up): p99 overhead`, `p99 ${over(warm.gateway, warm.direct, 99)}  (p50 ${over(warm.gateway, warm.direct, 50)})`, '(reference, not measured below)')
+    line('   first burst (cold gateway): p99 overhead', `p99 ${over(first.gateway, first.direct, 99)}  (p50 ${over(first.gateway, first.direct, 50)})`, '(reference, not measured below)')
+  }
+  if (WARMUP_ROUNDS > 1) {
+    line(`   warm-up bursts 2–${WARMUP_ROUNDS}: p99 overhead`, `p99 ${over(warm.gateway, warm.direct, 99)}  (p50 ${over(warm.gateway, warm.direct, 50)})`, '(reference, not measured below)')
   }
   line('b. turn time direct (request → done)', `p50 ${ms(p(b.direct, 50))}  p99 ${ms(p(b.direct, 99))}`, '(baseline)')
   line('b. turn time via gateway (request → done)', `p50 ${ms(p(b.gateway, 50))}  p99 ${ms(p(b.gateway, 99))}`, '(measured)')
@@ -312,8 +336,11 @@ async function concurrent(ctx) {
   if (cpu0 && cpu1 && b.turns > 0) {
     const c = cpuSplit(cpu0, cpu1, gateway.child.pid, b.turns)
     line('b. gateway CPU per turn (user+sys)', `${ms(c.total)}  (main ${fmt(c.main)}, db ${fmt(c.worker)}, other ${fmt(c.rest)})`, '(measured; incl. session creation)')
+    console.log(`   (CPU ms per turn of each other thread, busiest first: ${c.others.filter((t) => t > 0).map((t) => fmt(t / b.turns, 2)).join(', ')})`)
   }
   const walls = (xs) => xs.map((x) => x.toFixed(0)).join('/')
+  const cpuOf = (xs) => ['client', 'provider', 'gateway'].map((k) => `${k} ${fmt(median(xs.map((x) => x[k])), 0)}`).join(', ')
+  console.log(`   (CPU ms of a round, median: direct: ${cpuOf(b.cpuDirect)}; via gateway: ${cpuOf(b.cpuGateway)})`)
   console.log(`   (${ROUNDS} rounds; wall time of a round: direct ${walls(b.wallDirect)} ms, via gateway ${walls(b.wallGateway)} ms; provider pause between deltas ${CHUNK_DELAY_MS} ms)`)
 }
 

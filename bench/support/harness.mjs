@@ -2,7 +2,7 @@
 // HOME and config dir), `lobu run` and the fake provider as child processes, and a bounded
 // clean-up of both. Loopback only. Not a benchmark itself (bench/run.js runs bench/*.mjs only).
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, openSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {availableParallelism, loadavg, tmpdir} from 'node:os'
 import path from 'node:path'
@@ -169,7 +169,9 @@ async function waitFor(check, {child, what, timeoutMs, output}) {
  */
 export async function startLobuRun({cwd, env, args = [], nodeArgs = [], timeoutMs = 60_000}) {
   const port = await freePort()
-  const child = spawnTracked(process.execPath, [...nodeArgs, bin, 'run', '--port', String(port), ...args], {cwd, env, stdio: ['ignore', 'ignore', 'pipe']})
+  // BENCH_GATEWAY_STDOUT=FILE keeps the gateway's stdout (e.g. BENCH_NODE_ARGS=--trace-gc).
+  const out = process.env.BENCH_GATEWAY_STDOUT ? openSync(process.env.BENCH_GATEWAY_STDOUT, 'w') : 'ignore'
+  const child = spawnTracked(process.execPath, [...nodeArgs, bin, 'run', '--port', String(port), ...args], {cwd, env, stdio: ['ignore', out, 'pipe']})
   const stderr = collect(child.stderr)
   await waitFor(() => /Try: lobu chat/.test(stderr()), {child, what: 'lobu run', timeoutMs, output: stderr})
   return {child, port, url: `http://127.0.0.1:${port}`, stderr, stop: () => stopChild(child)}
