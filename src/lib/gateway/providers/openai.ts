@@ -11,6 +11,7 @@
  */
 import type {EventSourceMessage} from 'eventsource-parser'
 import {extractMessage, num, parseChunk, parseJson, streamError, unexpectedEnd} from './errors.js'
+import {ChunkTemplate} from './openai-template.js'
 import type {DialectAdapter, ErrorInfo, HttpRequestSpec, ProviderEvent, ProviderTarget, StreamDecoder, TurnInput, Usage} from './types.js'
 
 function buildRequest(input: TurnInput): HttpRequestSpec {
@@ -62,6 +63,29 @@ function inStreamStatus(raw: unknown): number | undefined {
   return undefined
 }
 
+/** Templates made per response at most (each costs a parse); one is enough for a normal stream. */
+const MAX_TEMPLATE_TRIES = 3
+
+/**
+ * Whether a parsed chunk decodes to exactly one text delta `content` and changes nothing else
+ * in the decoder (no error, usage, tool call or finish reason), with `obfuscation` = `pad`.
+ */
+function isPlainDelta(parsed: unknown, content: string, pad: string | undefined): boolean {
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return false
+  const chunk = parsed as Record<string, unknown>
+  if (chunk.error !== undefined && chunk.error !== null) return false
+  if (chunk.usage && typeof chunk.usage === 'object') return false
+  if (chunk.x_groq && typeof chunk.x_groq === 'object') return false
+  if (pad !== undefined && chunk.obfuscation !== pad) return false
+  const choices = Array.isArray(chunk.choices) ? chunk.choices : []
+  const choice = choices.find((c) => num((c as Record<string, unknown>)?.index) === 0) as Record<string, unknown> | undefined
+  if (!choice) return false
+  const delta = (choice.delta ?? {}) as Record<string, unknown>
+  if (delta.content !== content || Array.isArray(delta.tool_calls)) return false
+  const finish = choice.finish_reason
+  return !(typeof finish === 'string' && finish)
+}
+
 interface PartialCall {
   index: number
   id: string
@@ -83,6 +107,21 @@ class OpenAIDecoder implements StreamDecoder {
     const data = event.data.trim()
     if (data === '[DONE]') return this.finish()
     if (data === '') return []
+    // Most chunks: the previous one with another text (see openai-template.ts).
+    const text = this.template?.match(data)
+    if (text !== undefined) return text === '' ? [] : [{type: 'delta', text}]
+    const out = this.decode(data)
+    if (out.length === 1 && out[0]!.type === 'delta' && this.templateTries < MAX_TEMPLATE_TRIES) {
+      this.templateTries++
+      this.template = ChunkTemplate.from(data, isPlainDelta) ?? this.template
+    }
+    return out
+  }
+
+  private template: ChunkTemplate | undefined
+  private templateTries = 0
+
+  private decode(data: string): ProviderEvent[] {
     const chunk = parseChunk(this.target, data)
     if (chunk.error !== undefined && chunk.error !== null) {
       throw streamError(this.target, inStreamStatus(chunk.error), extractMessage(chunk.error))
