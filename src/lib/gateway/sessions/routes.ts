@@ -8,12 +8,12 @@ import {z} from 'zod'
 import type {AuthContext} from '../auth/authenticate.js'
 import {HttpError, badRequest} from '../http/errors.js'
 import {requireScope} from '../http/auth.js'
+import {nodeResponseOf} from '../http/node.js'
 import type {AppEnv, RouteModule, Services} from '../http/types.js'
 import {parseWith, readJson} from '../http/validate.js'
 import type {SessionEvent} from './hub.js'
 import {type PostMessageBody, SESSION_KEY_PATTERN, createSessionSchema, postMessageSchema, quickCreateSession, quickPostMessage} from './schema.js'
 import {SessionService, sessionNotAccessible, type SessionServiceOptions} from './service.js'
-import {nodeResponseOf} from '../http/node.js'
 import {sseResponse} from './sse.js'
 
 export interface SessionRoutesOptions extends Partial<Pick<SessionServiceOptions, 'timeoutMs' | 'disconnectGraceMs' | 'shutdownWaitMs' | 'grants'>> {

@@ -1,9 +1,9 @@
-import type {ServerResponse} from 'node:http'
-
 /**
  * Server-sent event responses: `id:`, `event:` and one-line JSON `data:` per event, a `: ping`
  * comment every 15 s, and the headers proxies need to pass a stream through unbuffered.
  */
+import type {ServerResponse} from 'node:http'
+
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache',
