@@ -14,10 +14,10 @@ import type {ContentfulStatusCode} from 'hono/utils/http-status'
 
 import {hasScope} from '../auth/authenticate.js'
 import {HttpError} from '../http/errors.js'
+import {nodeResponseOf} from '../http/node.js'
 import type {AppEnv, RouteModule, Services} from '../http/types.js'
 import {describeIssues} from '../http/validate.js'
 import {newId} from '../store/ids.js'
-import {nodeResponseOf} from '../http/node.js'
 import {sseResponse, type SseSink} from '../sessions/sse.js'
 import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnOutcome, type TurnSink} from '../sessions/turn.js'
 import {chatRequestSchema, finishReasonOf, openaiError, statusOfTurnError, toConversation, usageOf, type OpenAIErrorBody} from './format.js'
@@ -211,7 +211,7 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
             },
             {
               pingMs: options.pingMs,
-            outgoing: nodeResponseOf(c),
+              outgoing: nodeResponseOf(c),
               onClose: (reason) => {
                 if (reason === 'client') clientGone()
               },

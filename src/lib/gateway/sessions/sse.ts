@@ -49,10 +49,13 @@ export interface SseStreamOptions {
   outgoing?: ServerResponse
 }
 
-/** The sink's buffering, shared by both ways of sending: `emit` takes what to send at once. */
+/** The sink's buffering, shared by both ways of sending (see coalescer). */
 interface Coalescer {
   write(text: string): boolean
+  /** Send what is buffered now. */
   flush(): void
+  /** Forget what is buffered (the client is gone). */
+  drop(): void
 }
 
 /**
@@ -81,6 +84,9 @@ function coalescer(emit: (text: string) => void, isOpen: () => boolean): Coalesc
       return true
     },
     flush,
+    drop: () => {
+      buffer = ''
+    },
   }
 }
 
@@ -122,6 +128,7 @@ function sseOnNode(res: ServerResponse, start: (sink: SseSink) => void, options:
   const finish = (reason: 'client' | 'server') => {
     if (closed) return
     if (reason === 'server') out.flush()
+    else out.drop()
     closed = true
     clearInterval(ping)
     res.off('close', onClientGone)
@@ -129,7 +136,9 @@ function sseOnNode(res: ServerResponse, start: (sink: SseSink) => void, options:
     options.onClose?.(reason)
   }
   const onClientGone = () => finish('client')
-  // Headers wait for the first write (the `: ok` comment below): one packet carries both.
+  // Headers wait for the first write (the `: ok` comment below): one packet carries both. The
+  // app's own headers (set by its middleware on the Response) do not reach this path: nosniff is
+  // repeated here.
   res.writeHead(200, {...SSE_HEADERS, 'x-content-type-options': 'nosniff', ...options.headers})
   res.on('close', onClientGone)
   // A write racing the client's disconnect reports an error here; 'close' follows and ends the stream.
@@ -168,6 +177,7 @@ function sseOnWebStream(start: (sink: SseSink) => void, options: SseStreamOption
   const finish = (reason: 'client' | 'server') => {
     if (closed) return
     if (reason === 'server') out.flush()
+    else out.drop()
     closed = true
     clearInterval(ping)
     if (reason === 'server') {
