@@ -275,10 +275,13 @@ async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
   // the same through the gateway, a new session each (created before the clock starts)
   const sessions = await Promise.all(Array.from({length: CONCURRENT}, () => newSession(gateway)))
   const phase1 = phaseCpu(gateway)
+  const threads0 = cpuTimes(gateway.child.pid)
   w0 = performance.now()
   const via = await Promise.allSettled(sessions.map((s) => gatewayTurn(gateway, s.sessionKey, 'hi')))
   b.wallGateway.push(performance.now() - w0)
   b.cpuGateway.push(phaseCpu(gateway, phase1))
+  const threads1 = cpuTimes(gateway.child.pid)
+  if (threads0 && threads1) b.splits.push(cpuSplit(threads0, threads1, gateway.child.pid, CONCURRENT))
   for (const r of via) {
     b.turns++
     if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
@@ -299,7 +302,7 @@ function phaseCpu(gateway, from) {
   return {client: now.client - from.client, provider: now.provider - from.provider, gateway: now.gateway - from.gateway}
 }
 
-const newRounds = () => ({cpuDirect: [], cpuGateway: [], direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []})
+const newRounds = () => ({splits: [], cpuDirect: [], cpuGateway: [], direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []})
 
 /**
  * b. WARMUP_ROUNDS rounds (the first bursts this gateway and this client see: code not yet
@@ -337,6 +340,10 @@ async function concurrent(ctx) {
     const c = cpuSplit(cpu0, cpu1, gateway.child.pid, b.turns)
     line('b. gateway CPU per turn (user+sys)', `${ms(c.total)}  (main ${fmt(c.main)}, db ${fmt(c.worker)}, other ${fmt(c.rest)})`, '(measured; incl. session creation)')
     console.log(`   (CPU ms per turn of each other thread, busiest first: ${c.others.filter((t) => t > 0).map((t) => fmt(t / b.turns, 2)).join(', ')})`)
+  }
+  if (b.splits.length > 0) {
+    const sum = (k) => b.splits.reduce((acc, x) => acc + x[k], 0) / b.splits.length
+    line('   gateway CPU per turn, turns only', `${ms(sum('total'))}  (main ${fmt(sum('main'))}, db ${fmt(sum('worker'))}, other ${fmt(sum('rest'))})`, '(reference; sessions created before)')
   }
   const walls = (xs) => xs.map((x) => x.toFixed(0)).join('/')
   const cpuOf = (xs) => ['client', 'provider', 'gateway'].map((k) => `${k} ${fmt(median(xs.map((x) => x[k])), 0)}`).join(', ')

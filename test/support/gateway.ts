@@ -71,6 +71,8 @@ export interface StartTestGatewayOptions {
   routes?: readonly RouteModule[]
   /** Receives the gateway's log lines (default: errors to stderr). */
   logger?: Logger
+  /** What the gateway gets instead of the store (e.g. one that holds some statements); `store` stays the real one. */
+  wrapStore?: (store: Store) => Store
 }
 
 /** Names of the available store drivers (for `describe.each`). */
@@ -122,7 +124,7 @@ export async function startTestGateway(opts: StartTestGatewayOptions = {}): Prom
       env: opts.env ?? {},
       version: '0.0.0-test',
       project: opts.project,
-      store,
+      store: opts.wrapStore ? opts.wrapStore(store) : store,
       installKey: randomBytes(32),
       routes: opts.routes,
       logger:

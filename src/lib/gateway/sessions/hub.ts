@@ -8,8 +8,10 @@
  * - live delivery: events go to the subscribers as soon as they are published, synchronously;
  * - persistence: the events of a turn are written with its end, in the same transaction as the
  *   turn's messages, packed in one row (a long turn also writes them behind, at the latest
- *   FLUSH_AFTER_MS after they were published). The terminal event is delivered only once that
- *   transaction is over, so a client that sees `done` finds the history stored;
+ *   FLUSH_AFTER_MS after they were published). The terminal event is delivered once that
+ *   transaction is over, or — `deliverFirst`, when this process is the database's only client
+ *   (PGlite) — while it runs: reads of the session in this process then wait for it (stored()),
+ *   so either way a client that sees `done` finds the history stored;
  * - replay: `follow(after, …)` sends what the log and the hub's recent events hold above
  *   `after`, then follows live events, without gaps or duplicates.
  */
@@ -54,6 +56,13 @@ export interface TurnControl {
 /** Stores a turn's end: its messages plus `events` (the hub's unwritten ones, the terminal last). */
 export type TerminalCommit = (events: SessionEventRow[]) => Promise<void>
 
+export interface TerminalOptions {
+  /** Deliver the event when its commit starts instead of when it is over (see stored()). */
+  deliverFirst?: boolean
+  /** Called right after the event was delivered: the turn is over for its clients. */
+  onDelivered?: () => void
+}
+
 interface Blocked {
   event: string
   /** One-line JSON. */
@@ -79,6 +88,8 @@ export class SessionHub {
   private readonly blocked: Blocked[] = []
   /** Set when the session is gone from the database: ids are then local only. */
   private gone = false
+  /** The commit of a turn's end that was delivered before it was stored (deliverFirst). */
+  private storing: Promise<void> | undefined
 
   constructor(
     readonly key: string,
@@ -95,8 +106,17 @@ export class SessionHub {
       this.pending.length === 0 &&
       this.blocked.length === 0 &&
       !this.flushing &&
-      !this.reserving
+      !this.reserving &&
+      !this.storing
     )
+  }
+
+  /**
+   * While the end of the last turn was delivered but is not stored yet (deliverFirst): resolves
+   * once it is (never rejects). Whoever reads the session's history or log waits for it first.
+   */
+  stored(): Promise<void> | undefined {
+    return this.storing
   }
 
   subscribe(listener: Listener): () => void {
@@ -150,10 +170,12 @@ export class SessionHub {
 
   /**
    * The last event of a turn: stored by `commit` together with the unwritten events (the turn's
-   * messages go in the same transaction), then delivered. A failing commit is logged; the event
-   * is delivered anyway, so every client still sees exactly one terminal event.
+   * messages go in the same transaction), and delivered once stored — or, with `deliverFirst`,
+   * as soon as the commit is under way (stored() covers the gap). A failing commit is logged;
+   * the event is delivered anyway, so every client still sees exactly one terminal event.
+   * Resolves once the event is both delivered and stored.
    */
-  async publishTerminal(event: string, data: Record<string, unknown>, messageId: string, commit: TerminalCommit): Promise<SessionEvent> {
+  async publishTerminal(event: string, data: Record<string, unknown>, messageId: string, commit: TerminalCommit, options: TerminalOptions = {}): Promise<SessionEvent> {
     while (this.blocked.length > 0 || this.available() === 0) {
       if (this.gone) break
       this.reserve()
@@ -164,19 +186,37 @@ export class SessionHub {
     const ev: SessionEvent = {id, event, messageId, data: JSON.stringify(data)}
     clearTimeout(this.flushTimer)
     this.flushTimer = undefined
-    // Events already handed to the writer go first: the log never misses what `done` follows.
-    if (this.flushing) await this.flushing
-    const batch = this.pending
-    this.pending = []
-    try {
-      batch.push(ev)
-      await commit(batch)
-    } catch (err) {
-      this.log('error', `session ${this.key.slice(0, 8)}…: could not store the turn: ${describe(err)}`)
+    const store = async (): Promise<void> => {
+      // Events already handed to the writer go first: the log never misses what `done` follows.
+      if (this.flushing) await this.flushing
+      const batch = this.pending
+      this.pending = []
+      try {
+        batch.push(ev)
+        await commit(batch)
+      } catch (err) {
+        this.log('error', `session ${this.key.slice(0, 8)}…: could not store the turn: ${describe(err)}`)
+      }
     }
+    if (!options.deliverFirst) {
+      await store()
+      this.end(ev, options)
+      return ev
+    }
+    // The commit is queued (synchronously, when nothing is being flushed) before the event goes out.
+    const storing = store()
+    this.storing = storing
+    this.end(ev, options)
+    await storing
+    if (this.storing === storing) this.storing = undefined
+    this.onMaybeIdle(this)
+    return ev
+  }
+
+  private end(ev: SessionEvent, options: TerminalOptions): void {
     this.remember(ev)
     this.deliver(ev)
-    return ev
+    options.onDelivered?.()
   }
 
   /**

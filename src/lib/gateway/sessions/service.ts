@@ -32,6 +32,14 @@ export interface SessionServiceOptions {
   disconnectGraceMs?: number
   /** The longest shutdown waits for running turns to store their end. */
   shutdownWaitMs?: number
+  /**
+   * Send a turn's `done` / `error` while its end is being stored rather than after (default:
+   * with PGlite, whose only client is this process). Reads of the session in this process wait
+   * for the store (SessionHub.stored), so a client that saw `done` still finds the turn in the
+   * history; the event just leaves one commit earlier. Off with PostgreSQL, where the next
+   * request may reach another gateway.
+   */
+  deliverBeforeStored?: boolean
   grants?: GrantFinder
 }
 
@@ -131,6 +139,9 @@ export class SessionService {
   /** Session key → when this instance last pruned its event log. */
   private readonly pruned = new Map<string, number>()
   private closing = false
+  /** Every turn of this instance until it is over and stored (shutdown waits for them). */
+  private readonly running = new Set<Promise<void>>()
+  private readonly deliverBeforeStored: boolean
   /** What every turn runs with (the idle timeout read from the environment once). */
   private readonly turnEnv: TurnEnvironment
 
@@ -147,6 +158,12 @@ export class SessionService {
     this.work = new SessionWork(opts.store)
     this.hubs = new HubRegistry(opts.store, this.work, opts.log)
     this.repo = sessionRepo(opts.store.sql)
+    this.deliverBeforeStored = opts.deliverBeforeStored ?? opts.store.kind === 'pglite'
+  }
+
+  /** The end of the session's last turn, when it was delivered and is still being stored. */
+  private stored(key: string): Promise<void> | undefined {
+    return this.hubs.peek(key)?.stored()
   }
 
   get shuttingDown(): boolean {
@@ -190,6 +207,8 @@ export class SessionService {
 
   /** The caller's session, or 403 (the same for a missing one and another tenant's). */
   async load(owner: SessionOwner, key: string): Promise<SessionRow> {
+    const storing = this.stored(key)
+    if (storing) await storing
     const row = await this.repo.get(owner, key)
     if (!row) throw sessionNotAccessible()
     return row
@@ -200,6 +219,9 @@ export class SessionService {
    * tenant's): ONE statement, batched with the other turns starting meanwhile.
    */
   async prepareTurn(owner: SessionOwner, key: string): Promise<PreparedTurn> {
+    // The history must hold the last turn, whose `done` may have left before it was stored.
+    const storing = this.stored(key)
+    if (storing) await storing
     const agentId = this.sessionAgents.get(key)
     const cached = agentId === undefined ? undefined : this.agents.get(`${owner.orgId}\u0000${agentId}`)
     const row = await this.work.loads.run({...owner, key, agentVersion: cached?.version ?? null})
@@ -261,6 +283,8 @@ export class SessionService {
   }
 
   async delete(owner: SessionOwner, key: string): Promise<{sessionKey: string; deleted: true}> {
+    const storing = this.stored(key)
+    if (storing) await storing
     const deleted = await this.repo.delete(owner, key)
     if (!deleted) throw sessionNotAccessible()
     this.endSession(key, 'the session was deleted')
@@ -297,13 +321,16 @@ export class SessionService {
       done: Promise.resolve(),
     }
     hub.turns.set(messageId, control)
-    control.done = this.runTurn(hub, turn, control, content, Boolean(options.dryRun))
+    const done = this.runTurn(hub, turn, control, content, Boolean(options.dryRun))
       .catch((err) => this.opts.log('error', `turn ${messageId} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
       .finally(() => {
         clearTimeout(control.orphanTimer)
         hub.turns.delete(messageId)
+        this.running.delete(done)
         this.hubs.dropIfIdle(hub)
       })
+    control.done = done
+    this.running.add(done)
     return {control, unsubscribe}
   }
 
@@ -344,13 +371,11 @@ export class SessionService {
    */
   async shutdown(): Promise<void> {
     this.closing = true
-    const running: Promise<void>[] = []
     for (const hub of this.hubs.all()) {
-      for (const control of hub.turns.values()) {
-        control.controller.abort(new TurnAbort('SHUTDOWN', 'the gateway is shutting down'))
-        running.push(control.done)
-      }
+      for (const control of hub.turns.values()) control.controller.abort(new TurnAbort('SHUTDOWN', 'the gateway is shutting down'))
     }
+    // Also the turns whose end was delivered and is still being stored.
+    const running = [...this.running]
     if (running.length > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
@@ -426,9 +451,22 @@ export class SessionService {
     const messages: NewSessionMessage[] = [{messageId, role: 'user', content}]
     if (outcome.text) messages.push({messageId, role: 'assistant', content: outcome.text, status: outcome.kind === 'done' ? 'complete' : 'partial'})
     // The messages and the events in ONE transaction (shared with the other turns ending now).
-    await hub.publishTerminal(outcome.kind, data, messageId, async (events) => {
-      const last = await this.work.commits.run({key: session.key, messages, events, pruneBefore: turn.pruneBefore, reserveNext: ID_BLOCK})
-      if (last !== undefined) remember(this.idBlocks, session.key, {last, count: ID_BLOCK}, SESSION_AGENT_MAX)
-    })
+    await hub.publishTerminal(
+      outcome.kind,
+      data,
+      messageId,
+      async (events) => {
+        const last = await this.work.commits.run({key: session.key, messages, events, pruneBefore: turn.pruneBefore, reserveNext: ID_BLOCK})
+        if (last !== undefined) remember(this.idBlocks, session.key, {last, count: ID_BLOCK}, SESSION_AGENT_MAX)
+      },
+      {
+        deliverFirst: this.deliverBeforeStored,
+        // Over for its clients: the session takes its next turn (which waits for the store).
+        onDelivered: () => {
+          clearTimeout(control.orphanTimer)
+          hub.turns.delete(messageId)
+        },
+      },
+    )
   }
 }
