@@ -54,6 +54,8 @@ interface Coalescer {
   write(text: string): boolean
   /** Send what is buffered now. */
   flush(): void
+  /** Hand over what is buffered instead of sending it (it goes out with the end of the response). */
+  take(): string
   /** Forget what is buffered (the client is gone). */
   drop(): void
 }
@@ -84,6 +86,11 @@ function coalescer(emit: (text: string) => void, isOpen: () => boolean): Coalesc
       return true
     },
     flush,
+    take: () => {
+      const text = buffer
+      buffer = ''
+      return text
+    },
     drop: () => {
       buffer = ''
     },
@@ -127,12 +134,15 @@ function sseOnNode(res: ServerResponse, start: (sink: SseSink) => void, options:
   )
   const finish = (reason: 'client' | 'server') => {
     if (closed) return
-    if (reason === 'server') out.flush()
-    else out.drop()
+    // The last events and the end of the chunked body leave in one socket write.
+    const rest = reason === 'server' ? out.take() : (out.drop(), '')
     closed = true
     clearInterval(ping)
     res.off('close', onClientGone)
-    if (reason === 'server') res.end()
+    if (reason === 'server') {
+      if (rest === '') res.end()
+      else res.end(rest)
+    }
     options.onClose?.(reason)
   }
   const onClientGone = () => finish('client')
