@@ -17,7 +17,8 @@
 // so neither shares an event loop with this client. Every turn uses a new thread (a new session),
 // as `lobu chat` without -t does. Knobs: BENCH_TTFT_TURNS (300), BENCH_CONCURRENT (200),
 // BENCH_ROUNDS (5 measured rounds of b), BENCH_WARMUP_ROUNDS (10: rounds of b before those, reported apart), BENCH_RUNS (15 runs of c), BENCH_CHUNK_DELAY_MS (0: the provider
-// sends its 50 deltas at once), BENCH_PARTS (abc: which measurements), BENCH_NODE_ARGS (node flags
+// sends its 50 deltas at once), BENCH_SETTLE_MS (300: pause after a round's turns through the gateway,
+// whose CPU counts for them), BENCH_PARTS (abc: which measurements), BENCH_NODE_ARGS (node flags
 // of `lobu run`, e.g. --trace-gc), BENCH_PROF=DIR (CPU profiles
 // of the gateway, written when it stops, and of each `lobu chat` run into DIR).
 // Run `npm run build` first.
@@ -36,6 +37,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 10)
 const CLI_RUNS = Math.max(10, Number(process.env.BENCH_RUNS ?? 15))
 const CHUNK_DELAY_MS = Number(process.env.BENCH_CHUNK_DELAY_MS ?? 0)
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 300)
 const PARTS = process.env.BENCH_PARTS ?? 'abc'
 const TOKENS = 50
 const AGENT = 'bench'
@@ -279,6 +281,9 @@ async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
   w0 = performance.now()
   const via = await Promise.allSettled(sessions.map((s) => gatewayTurn(gateway, s.sessionKey, 'hi')))
   b.wallGateway.push(performance.now() - w0)
+  // What the gateway does for these turns after their `done` (storing them) counts as theirs, and
+  // must not run into the next round's direct turns.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
   b.cpuGateway.push(phaseCpu(gateway, phase1))
   const threads1 = cpuTimes(gateway.child.pid)
   if (threads0 && threads1) b.splits.push(cpuSplit(threads0, threads1, gateway.child.pid, CONCURRENT))

@@ -25,6 +25,13 @@ export interface BatcherOptions {
    * ended less than BUSY_MS ago (a lone request waits for nothing, a burst is batched).
    */
   defer?: boolean | 'busy'
+  /**
+   * Group items for up to this long (ms after the oldest queued one) before running them, unless
+   * flushNow() asks for them: for work nobody waits for, such as the commit of a turn whose end
+   * was already delivered, so that a burst of turns is stored after it in one statement rather
+   * than in many statements competing with it for the CPU.
+   */
+  windowMs?: number
 }
 
 /** See BatcherOptions.defer. */
@@ -32,6 +39,8 @@ const BUSY_MS = 5
 
 interface Queued<In, Out> {
   item: In
+  /** performance.now() when it was queued. */
+  at: number
   resolve: (value: Out) => void
   reject: (err: unknown) => void
 }
@@ -45,6 +54,14 @@ export class Batcher<In, Out> {
   private queue: Queued<In, Out>[] = []
   private running = false
   private lastEnd = -Infinity
+  /** Set by flushNow(): no more waiting until the queue is empty. */
+  private urgent = false
+  /** Ends the current wait of the window early. */
+  private wake: (() => void) | undefined
+  /** flushNow() found nothing queued: the next wait is skipped. */
+  private demand = false
+  /** closeWindow() was called. */
+  private windowClosed = false
   private readonly start = () => void this.drain()
 
   constructor(
@@ -54,7 +71,7 @@ export class Batcher<In, Out> {
 
   run(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
-      this.queue.push({item, resolve, reject})
+      this.queue.push({item, at: performance.now(), resolve, reject})
       if (this.running) return
       this.running = true
       const {defer} = this.options
@@ -63,9 +80,46 @@ export class Batcher<In, Out> {
     })
   }
 
+  /**
+   * Someone waits for the queued items: run them without waiting for the window. Asked while
+   * nothing is queued (the item is on its way), the next item does not wait either.
+   */
+  flushNow(): void {
+    if (this.queue.length === 0) this.demand = true
+    else this.urgent = true
+    this.wake?.()
+  }
+
+  /** From now on, no item waits for the window (shutdown). */
+  closeWindow(): void {
+    this.windowClosed = true
+    this.wake?.()
+  }
+
+  /** Until the window of the oldest queued item is over, or flushNow(). */
+  private async waitWindow(): Promise<void> {
+    const windowMs = this.options.windowMs ?? 0
+    if (this.demand) {
+      this.demand = false
+      return
+    }
+    const due = windowMs > 0 && !this.urgent && !this.windowClosed ? this.queue[0]!.at + windowMs - performance.now() : 0
+    if (due <= 0) return
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, due)
+      this.wake = done
+    })
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
+        await this.waitWindow()
         const batch = this.queue.splice(0, this.options.maxBatch ?? 500)
         try {
           const out = await this.flush(batch.map((q) => q.item))
@@ -87,6 +141,7 @@ export class Batcher<In, Out> {
       }
     } finally {
       this.running = false
+      this.urgent = false
       this.lastEnd = performance.now()
     }
   }
@@ -102,7 +157,8 @@ export class SessionWork {
   /** → the session's last_event_id after the commit, undefined when it no longer exists. */
   readonly commits: Batcher<TurnCommitItem, number | undefined>
 
-  constructor(store: Store) {
+  /** `commitWindowMs`: see BatcherOptions.windowMs (0: commits start at once). */
+  constructor(store: Store, options: {commitWindowMs?: number} = {}) {
     // PGlite is one connection: its hot statements are prepared once (planning them costs more
     // than running them). A pool (PostgreSQL) would need them on every connection: not there.
     const repo = sessionRepo(store.sql, {prepare: store.kind === 'pglite'})
@@ -167,7 +223,7 @@ export class SessionWork {
         const live = await repo.commitTurns(items)
         return items.map((item) => live.get(item.key))
       },
-      {defer: true, isolateFailures: true},
+      {defer: true, isolateFailures: true, windowMs: options.commitWindowMs},
     )
   }
 }

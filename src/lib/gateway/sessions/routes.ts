@@ -16,7 +16,7 @@ import {type PostMessageBody, SESSION_KEY_PATTERN, createSessionSchema, postMess
 import {SessionService, sessionNotAccessible, type SessionServiceOptions} from './service.js'
 import {sseResponse} from './sse.js'
 
-export interface SessionRoutesOptions extends Partial<Pick<SessionServiceOptions, 'timeoutMs' | 'disconnectGraceMs' | 'shutdownWaitMs' | 'grants' | 'deliverBeforeStored'>> {
+export interface SessionRoutesOptions extends Partial<Pick<SessionServiceOptions, 'timeoutMs' | 'disconnectGraceMs' | 'shutdownWaitMs' | 'grants' | 'deliverBeforeStored' | 'commitWindowMs'>> {
   pingMs?: number
   /** Receives the service once it is built (tests, the OpenAI-compatible endpoint). */
   onService?: (service: SessionService) => void

@@ -40,8 +40,17 @@ export interface SessionServiceOptions {
    * request may reach another gateway.
    */
   deliverBeforeStored?: boolean
+  /**
+   * With deliverBeforeStored: how long the commit of a delivered turn may wait for the turns
+   * ending after it, to be stored with them (default COMMIT_WINDOW_MS). A read of the session
+   * does not wait for it: the commit then runs at once.
+   */
+  commitWindowMs?: number
   grants?: GrantFinder
 }
+
+/** See SessionServiceOptions.commitWindowMs. */
+export const COMMIT_WINDOW_MS = 100
 
 export interface SessionView {
   sessionKey: string
@@ -155,15 +164,23 @@ export class SessionService {
       timeoutMs: opts.timeoutMs ?? turnTimeoutMs(opts.env),
       grants: opts.grants,
     }
-    this.work = new SessionWork(opts.store)
+    this.deliverBeforeStored = opts.deliverBeforeStored ?? opts.store.kind === 'pglite'
+    // Commits nobody waits for (their `done` is out) wait for the ones of the turns ending next.
+    const commitWindowMs = this.deliverBeforeStored ? (opts.commitWindowMs ?? COMMIT_WINDOW_MS) : 0
+    this.work = new SessionWork(opts.store, {commitWindowMs})
     this.hubs = new HubRegistry(opts.store, this.work, opts.log)
     this.repo = sessionRepo(opts.store.sql)
-    this.deliverBeforeStored = opts.deliverBeforeStored ?? opts.store.kind === 'pglite'
   }
 
-  /** The end of the session's last turn, when it was delivered and is still being stored. */
+  /**
+   * The end of the session's last turn, when it was delivered and is still being stored; the
+   * commit then runs at once (a reader waits for it).
+   */
   private stored(key: string): Promise<void> | undefined {
-    return this.hubs.peek(key)?.stored()
+    const pending = unstoredEnds(this.opts.store).get(key)
+    if (!pending) return undefined
+    pending.flush()
+    return pending.storing
   }
 
   get shuttingDown(): boolean {
@@ -371,6 +388,7 @@ export class SessionService {
    */
   async shutdown(): Promise<void> {
     this.closing = true
+    this.work.commits.closeWindow()
     for (const hub of this.hubs.all()) {
       for (const control of hub.turns.values()) control.controller.abort(new TurnAbort('SHUTDOWN', 'the gateway is shutting down'))
     }
@@ -465,8 +483,33 @@ export class SessionService {
         onDelivered: () => {
           clearTimeout(control.orphanTimer)
           hub.turns.delete(messageId)
+          const storing = hub.stored()
+          if (!storing) return
+          // Every session service over this store (gateways sharing it in one process) waits for it.
+          const unstored = unstoredEnds(this.opts.store)
+          unstored.set(session.key, {storing, flush: () => this.work.commits.flushNow()})
+          void storing.then(() => {
+            if (unstored.get(session.key)?.storing === storing) unstored.delete(session.key)
+          })
         },
       },
     )
   }
+}
+
+/** The end of a turn that was delivered before it was stored (see deliverBeforeStored). */
+interface UnstoredEnd {
+  /** Resolves once it is stored (never rejects). */
+  storing: Promise<void>
+  /** Runs its commit without waiting for the commit window. */
+  flush: () => void
+}
+
+const unstoredByStore = new WeakMap<Store, Map<string, UnstoredEnd>>()
+
+/** Session key → its unstored end, for everything that reads the database through this store. */
+function unstoredEnds(store: Store): Map<string, UnstoredEnd> {
+  let map = unstoredByStore.get(store)
+  if (!map) unstoredByStore.set(store, (map = new Map()))
+  return map
 }

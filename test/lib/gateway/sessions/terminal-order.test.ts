@@ -79,10 +79,11 @@ describe.each(driverNames())('the end of a turn and its commit (%s)', (driver) =
     fake = undefined
   })
 
-  async function start(deliverBeforeStored: boolean) {
+  async function start(deliverBeforeStored: boolean, commitWindowMs = 0) {
     const gate = commitGate()
     fake = await startFakeProvider()
-    const g = await startTestGateway({driver, wrapStore: gate.wrap, routes: [createSessionRoutes({deliverBeforeStored, shutdownWaitMs: 10_000})]})
+    const routes = [createSessionRoutes({deliverBeforeStored, commitWindowMs, shutdownWaitMs: 10_000})]
+    const g = await startTestGateway({driver, wrapStore: gate.wrap, routes})
     gw = g
     const orgId = (await g.api('/api/v1/whoami')).body.org.id as string
     const key = g.gateway.installKey
@@ -92,8 +93,10 @@ describe.each(driverNames())('the end of a turn and its commit (%s)', (driver) =
     const created = await g.api('/api/v1/sessions', {method: 'POST', body: {agentId: 'oa'}})
     expect(created.status, created.text).toBe(201)
     const sessionKey = created.body.sessionKey as string
-    const send = (content: string) => openStream(`${g.url}/api/v1/sessions/${sessionKey}/messages`, {method: 'POST', body: {content}, token: g.adminToken})
-    return {gate, g, fake, sessionKey, send}
+    const sendTo = (key: string, content: string) => openStream(`${g.url}/api/v1/sessions/${key}/messages`, {method: 'POST', body: {content}, token: g.adminToken})
+    const send = (content: string) => sendTo(sessionKey, content)
+    const newSession = async () => (await g.api('/api/v1/sessions', {method: 'POST', body: {agentId: 'oa'}})).body.sessionKey as string
+    return {gate, g, fake, sessionKey, send, sendTo, newSession}
   }
 
   it('deliverBeforeStored: done leaves while the turn is stored; the next turn and GET wait for the commit', async () => {
@@ -152,5 +155,41 @@ describe.each(driverNames())('the end of a turn and its commit (%s)', (driver) =
     gate.release()
     await ended
     expect(gate.log).toEqual(['committed', 'received done'])
+  })
+
+  describe('with a commit window far longer than the test may take', () => {
+    const LONG = 60_000
+
+    it('the commits of turns ending meanwhile wait, then go in one statement when a session is read', async () => {
+      const {gate, g, sessionKey, send, sendTo, newSession} = await start(true, LONG)
+      const other = await newSession()
+      expect((await (await send('one')).all()).at(-1)!.event).toBe('done')
+      expect((await (await sendTo(other, 'two')).all()).at(-1)!.event).toBe('done')
+      await sleep(100)
+      expect(gate.log).toEqual([])
+      const got = await g.api(`/api/v1/sessions/${sessionKey}`)
+      expect(got.body.messages.map((m: {role: string; content: string}) => [m.role, m.content])).toEqual([
+        ['user', 'one'],
+        ['assistant', expect.any(String)],
+      ])
+      expect(gate.log).toEqual(['committed'])
+      const otherGot = await g.api(`/api/v1/sessions/${other}`)
+      expect(otherGot.body.messages.map((m: {content: string}) => m.content)[0]).toBe('two')
+      expect(gate.log).toEqual(['committed'])
+    })
+
+    it('the next turn of the session does not wait for the window', async () => {
+      const {fake, send} = await start(true, LONG)
+      expect((await (await send('one')).all()).at(-1)!.event).toBe('done')
+      expect((await (await send('two')).all()).at(-1)!.event).toBe('done')
+      expect(fake.requests.at(-1)!.body.messages.slice(-3).map((m: {content: string}) => m.content)[0]).toBe('one')
+    })
+
+    it('shutdown stores the waiting commits at once', async () => {
+      const {gate, g, send} = await start(true, LONG)
+      expect((await (await send('one')).all()).at(-1)!.event).toBe('done')
+      await g.gateway.close()
+      expect(gate.log).toEqual(['committed'])
+    })
   })
 })
