@@ -11,6 +11,7 @@ import {authCacheOf} from '../auth/authenticate.js'
 import {authMiddleware} from './auth.js'
 import {HttpError, errorBody} from './errors.js'
 import {originGuard} from './guards.js'
+import {requestHeader} from './node.js'
 import type {App, AppEnv, RouteModule, Services} from './types.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -76,8 +77,8 @@ function sizeLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const method = c.req.method
     if (method === 'GET' || method === 'HEAD') return next()
-    const length = c.req.header('content-length')
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+    const length = requestHeader(c, 'content-length')
+    if (length !== undefined && requestHeader(c, 'transfer-encoding') === undefined) {
       return Number.parseInt(length || '0', 10) > MAX_BODY_BYTES ? c.json(tooLarge(), 413) : next()
     }
     return counting(c, next)

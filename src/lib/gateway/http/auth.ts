@@ -7,11 +7,12 @@ import type {MiddlewareHandler} from 'hono'
 import {assertScope, authenticate} from '../auth/authenticate.js'
 import type {Scope} from '../auth/scopes.js'
 import type {Store} from '../store/types.js'
+import {requestHeader} from './node.js'
 import type {AppEnv} from './types.js'
 
 export function authMiddleware(store: Store): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.set('auth', await authenticate(store, c.req.header('authorization')))
+    c.set('auth', await authenticate(store, requestHeader(c, 'authorization')))
     await next()
   }
 }

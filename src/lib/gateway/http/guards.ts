@@ -11,6 +11,7 @@ import {isIP} from 'node:net'
 import type {MiddlewareHandler} from 'hono'
 
 import {errorBody} from './errors.js'
+import {requestHeader} from './node.js'
 import type {AppEnv} from './types.js'
 
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]'])
@@ -48,11 +49,11 @@ export interface GuardOptions {
 export function originGuard(opts: GuardOptions): MiddlewareHandler<AppEnv> {
   const origins = ownOrigins(opts.port)
   return async (c, next) => {
-    const host = c.req.header('host')
+    const host = requestHeader(c, 'host')
     if (opts.loopback && !isLoopbackHostHeader(host)) {
       return c.json(errorBody('FORBIDDEN_HOST', `requests to this gateway must use a loopback host name, not "${host ?? ''}"`, `use http://127.0.0.1:${opts.port}`), 403)
     }
-    const origin = c.req.header('origin')
+    const origin = requestHeader(c, 'origin')
     if (origin !== undefined) {
       const allowed = opts.loopback ? origins.has(origin.toLowerCase()) : sameHost(origin, host)
       if (!allowed) return c.json(errorBody('FORBIDDEN_ORIGIN', 'cross-origin requests are not allowed'), 403)

@@ -8,6 +8,7 @@ import type {Context} from 'hono'
 import type {z} from 'zod'
 
 import {badRequest} from './errors.js'
+import {requestHeader} from './node.js'
 
 /** `a.b.0.c: message; …` — one entry per zod issue, paths first. */
 export function describeIssues(error: z.ZodError, root = 'body'): string {
@@ -39,8 +40,8 @@ export function bodyText(c: Context): Promise<string> {
     typeof incoming.on === 'function' &&
     incoming.readableDidRead === false &&
     Object.keys(req.bodyCache).length === 0 &&
-    req.header('content-length') !== undefined &&
-    req.header('transfer-encoding') === undefined
+    requestHeader(c, 'content-length') !== undefined &&
+    requestHeader(c, 'transfer-encoding') === undefined
   if (!direct) return req.text()
   const text = readNodeBody(incoming as IncomingMessage)
   // hono keeps the promise of each body read there (its type says otherwise).

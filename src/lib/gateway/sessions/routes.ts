@@ -8,7 +8,7 @@ import {z} from 'zod'
 import type {AuthContext} from '../auth/authenticate.js'
 import {HttpError, badRequest} from '../http/errors.js'
 import {requireScope} from '../http/auth.js'
-import {nodeResponseOf} from '../http/node.js'
+import {nodeResponseOf, requestHeader} from '../http/node.js'
 import type {AppEnv, RouteModule, Services} from '../http/types.js'
 import {parseWith, readJson} from '../http/validate.js'
 import type {SessionEvent} from './hub.js'
@@ -36,7 +36,7 @@ function keyParam(c: Context<AppEnv>): string {
 }
 
 function wantsStream(c: Context<AppEnv>): boolean {
-  return (c.req.header('accept') ?? '').toLowerCase().includes('text/event-stream')
+  return (requestHeader(c, 'accept') ?? '').toLowerCase().includes('text/event-stream')
 }
 
 /** The body of POST …/messages (see quickPostMessage). */
@@ -131,7 +131,7 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
       app.get('/api/v1/sessions/:key/events', requireScope('chat'), async (c) => {
         const key = keyParam(c)
         const session = await sessions.load(owner(c.get('auth')), key)
-        const raw = c.req.header('last-event-id') ?? c.req.query('after')
+        const raw = requestHeader(c, 'last-event-id') ?? c.req.query('after')
         // Without Last-Event-ID / ?after= the stream is live only (from now on).
         let after: number | 'now' = 'now'
         if (raw !== undefined && raw.trim() !== '') {
