@@ -29,8 +29,22 @@ function literalEnd(text: string, start: number): number {
   return -1
 }
 
-/** JSON.parse of a string literal; undefined unless it is exactly one valid JSON string. */
+/**
+ * The value of the string literal `literal` (from literalEnd: quotes at both ends, no other
+ * unescaped quote); undefined unless it is valid JSON. Without a backslash or a control
+ * character its value is the text between the quotes: most tokens, and no JSON.parse.
+ */
 function parseLiteral(literal: string): string | undefined {
+  const last = literal.length - 1
+  let plain = true
+  for (let i = 1; i < last; i++) {
+    const c = literal.charCodeAt(i)
+    if (c === 92 || c < 32) {
+      plain = false
+      break
+    }
+  }
+  if (plain) return literal.slice(1, last)
   try {
     const value: unknown = JSON.parse(literal)
     return typeof value === 'string' ? value : undefined
