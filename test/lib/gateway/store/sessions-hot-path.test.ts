@@ -3,7 +3,7 @@ import {createHash, randomBytes} from 'node:crypto'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {oauthRepo} from '../../../../src/lib/gateway/store/repos/oauth.js'
-import {PACKED_EVENT, packEvents, sessionRepo, unpackEvents, type SessionEventRow} from '../../../../src/lib/gateway/store/repos/sessions.js'
+import {LOAD_TURNS, PACKED_EVENT, packEvents, sessionRepo, unpackEvents, type SessionEventRow} from '../../../../src/lib/gateway/store/repos/sessions.js'
 import type {AgentSpec, Store} from '../../../../src/lib/gateway/store/types.js'
 import {storeDrivers} from '../../../support/store.js'
 
@@ -93,6 +93,20 @@ describe.each(storeDrivers())('session hot-path statements on $name', ({name, op
   })
   afterAll(async () => {
     await cleanup?.()
+  })
+
+  // PGlite never analyses its tables (no autovacuum): the plan must not depend on statistics.
+  it.runIf(name === 'pglite')("a turn's load finds each session by its key, however many sessions its user has", async () => {
+    const many = (await store.users.create({email: `m-${suffix()}@example.test`, name: 'M'})).id
+    for (let i = 0; i < 4; i++) {
+      await sessionRepo(store.sql).insertIfAgent(
+        Array.from({length: 500}, () => ({key: key(), orgId: orgA, userId: many, agentId: 'support', thread: `t-${suffix()}-${suffix()}`})),
+      )
+    }
+    const rows = await store.sql.query<{'QUERY PLAN': string}>(`EXPLAIN (GENERIC_PLAN) ${LOAD_TURNS}`, [null, null, null, null])
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n')
+    expect(plan).toContain('sessions_pkey')
+    expect(plan).not.toContain('sessions_thread_key')
   })
 
   // Both ways of running the statements: prepared (PGlite's hot path) and with bind parameters.
