@@ -10,8 +10,9 @@
  *   turn's messages, packed in one row (a long turn also writes them behind, at the latest
  *   FLUSH_AFTER_MS after they were published). The terminal event is delivered once that
  *   transaction is over, or — `deliverFirst`, when this process is the database's only client
- *   (PGlite) — while it runs: reads of the session in this process then wait for it (stored()),
- *   so either way a client that sees `done` finds the history stored;
+ *   (PGlite) — as soon as it is queued: every read of the session through the same store then
+ *   waits for it (stored(), see SessionService), so either way a client that sees `done` finds
+ *   the history stored;
  * - replay: `follow(after, …)` sends what the log and the hub's recent events hold above
  *   `after`, then follows live events, without gaps or duplicates.
  */

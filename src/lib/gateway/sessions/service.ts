@@ -33,11 +33,11 @@ export interface SessionServiceOptions {
   /** The longest shutdown waits for running turns to store their end. */
   shutdownWaitMs?: number
   /**
-   * Send a turn's `done` / `error` while its end is being stored rather than after (default:
-   * with PGlite, whose only client is this process). Reads of the session in this process wait
-   * for the store (SessionHub.stored), so a client that saw `done` still finds the turn in the
-   * history; the event just leaves one commit earlier. Off with PostgreSQL, where the next
-   * request may reach another gateway.
+   * Send a turn's `done` / `error` as soon as its end is queued to be stored rather than once it
+   * is (default: with PGlite, whose only client is this process). Every read of the session
+   * through the same store (any gateway over it) waits for that commit first, so a client that
+   * saw `done` still finds the turn in the history. The cost: a crash in between loses a turn
+   * its client saw end. Off with PostgreSQL, where the next request may reach another process.
    */
   deliverBeforeStored?: boolean
   /**
