@@ -49,6 +49,7 @@ export default class Run extends BaseCommand<typeof Run> {
       logger: (level, msg) => {
         if (levels.indexOf(level) <= max) process.stderr.write(`[gateway] ${level}: ${msg}\n`)
       },
+      logRequests: max >= levels.indexOf('debug'),
     })
     if (code !== 0) this.exit(code)
   }

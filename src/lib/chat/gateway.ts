@@ -106,6 +106,7 @@ async function bootEmbedded(opts: LocalGatewayOptions): Promise<EnsuredGateway> 
     logger: (level, msg) => {
       if (level === 'error' || opts.verbose) process.stderr.write(`[gateway] ${level}: ${msg}\n`)
     },
+    logRequests: Boolean(opts.verbose),
   })
   return {booted: true, close: () => booted.close()}
 }

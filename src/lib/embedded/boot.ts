@@ -30,6 +30,8 @@ export interface BootOptions {
   /** Progress lines for stderr. */
   log?: (line: string) => void
   logger?: (level: 'info' | 'warn' | 'error' | 'debug', msg: string) => void
+  /** Whether `logger` shows debug lines: each request is logged at debug level (default true). */
+  logRequests?: boolean
 }
 
 export interface BootedGateway {
@@ -99,6 +101,7 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
     version: opts.version ?? '0.0.0',
     project: project ? {id: project.config.project?.id ?? path.basename(project.root), root: project.root} : undefined,
     logger: opts.logger,
+    logRequests: opts.logRequests,
   })
 
   try {

@@ -33,6 +33,8 @@ export interface AssembleOptions {
   port: number
   /** Route modules mounted after the core ones; one named like a core module replaces it. */
   routes?: readonly RouteModule[]
+  /** See GatewayOptions.logRequests. */
+  logRequests?: boolean
 }
 
 /** How long after ready the provider HTTP client is loaded, so it is not on the boot path. */
@@ -65,7 +67,7 @@ export function assembleGateway(opts: AssembleOptions): Assembled {
   }
   const extra = opts.routes ?? []
   const replaced = new Set(extra.map((r) => r.name))
-  const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback: opts.loopback, port: opts.port})
+  const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback: opts.loopback, port: opts.port, logRequests: opts.logRequests})
   const listener = getRequestListener((req, bindings) => app.fetch(req, bindings as never))
   // The provider HTTP client (undici, ~0.1 s to load) is loaded once the gateway has been
   // answering for a moment, so neither the boot nor, usually, the first turn pays for it.

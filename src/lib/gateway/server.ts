@@ -37,6 +37,11 @@ export interface GatewayOptions {
   logger?: Logger
   /** Route modules mounted after the core ones; one named like a core module replaces it. */
   routes?: readonly RouteModule[]
+  /**
+   * Log every request at debug level (default true). Off when the logger shows no debug lines:
+   * the line is then not even built (its URL is parsed for it), once per request.
+   */
+  logRequests?: boolean
   /** Use this already-open store instead of opening one (tests). It is NOT closed by close(). */
   store?: Store
   /** Use this install key instead of loading one. */
@@ -202,6 +207,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       loopback,
       port,
       routes: opts.routes,
+      logRequests: opts.logRequests,
     })
     const {services} = assembled
     listener = assembled.listener

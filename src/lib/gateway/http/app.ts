@@ -22,6 +22,8 @@ export interface BuildAppOptions {
   /** True when bound to a loopback host: enables the Host/Origin checks of S8. */
   loopback: boolean
   port: number
+  /** Log each request at debug level (default true). */
+  logRequests?: boolean
 }
 
 export function buildApp(opts: BuildAppOptions): App {
@@ -42,11 +44,13 @@ export function buildApp(opts: BuildAppOptions): App {
 
   // Debug log of each request: method, path (never the query: it is no place for secrets, but
   // a client may still put one there) and status.
-  app.use('*', async (c, next) => {
-    const started = Date.now()
-    await next()
-    services.log('debug', `${c.req.method} ${c.req.path} → ${c.res.status} (${Date.now() - started} ms)`)
-  })
+  if (opts.logRequests !== false) {
+    app.use('*', async (c, next) => {
+      const started = Date.now()
+      await next()
+      services.log('debug', `${c.req.method} ${c.req.path} → ${c.res.status} (${Date.now() - started} ms)`)
+    })
+  }
   app.use('*', async (c, next) => {
     c.header('cache-control', 'no-store')
     c.header('x-content-type-options', 'nosniff')
