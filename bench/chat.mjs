@@ -287,6 +287,8 @@ async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
   b.cpuGateway.push(phaseCpu(gateway, phase1))
   const threads1 = cpuTimes(gateway.child.pid)
   if (threads0 && threads1) b.splits.push(cpuSplit(threads0, threads1, gateway.child.pid, CONCURRENT))
+  const totals = (rs) => rs.filter((r) => r.status === 'fulfilled').map((r) => r.value.total)
+  b.roundP99.push({direct: p(totals(direct), 99), via: p(totals(via), 99)})
   for (const r of via) {
     b.turns++
     if (r.status === 'fulfilled' && r.value.deltas === TOKENS) {
@@ -307,7 +309,7 @@ function phaseCpu(gateway, from) {
   return {client: now.client - from.client, provider: now.provider - from.provider, gateway: now.gateway - from.gateway}
 }
 
-const newRounds = () => ({splits: [], cpuDirect: [], cpuGateway: [], direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []})
+const newRounds = () => ({roundP99: [], splits: [], cpuDirect: [], cpuGateway: [], direct: [], gateway: [], directTtft: [], gatewayTtft: [], errors: 0, directErrors: 0, turns: 0, wallDirect: [], wallGateway: []})
 
 /**
  * b. WARMUP_ROUNDS rounds (the first bursts this gateway and this client see: code not yet
@@ -353,6 +355,8 @@ async function concurrent(ctx) {
   const walls = (xs) => xs.map((x) => x.toFixed(0)).join('/')
   const cpuOf = (xs) => ['client', 'provider', 'gateway'].map((k) => `${k} ${fmt(median(xs.map((x) => x[k])), 0)}`).join(', ')
   console.log(`   (CPU ms of a round, median: direct: ${cpuOf(b.cpuDirect)}; via gateway: ${cpuOf(b.cpuGateway)})`)
+  // One slow round (this machine slows down now and then, the direct rounds too) makes the p99.
+  console.log(`   (p99 turn time of each round, direct/via: ${b.roundP99.map((r) => `${fmt(r.direct, 0)}/${fmt(r.via, 0)}`).join('  ')} ms)`)
   console.log(`   (${ROUNDS} rounds; wall time of a round: direct ${walls(b.wallDirect)} ms, via gateway ${walls(b.wallGateway)} ms; provider pause between deltas ${CHUNK_DELAY_MS} ms)`)
 }
 
