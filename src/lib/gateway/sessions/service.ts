@@ -435,11 +435,7 @@ export class SessionService {
     const emit = (event: string, data: Record<string, unknown>) => hub.publish(event, {messageId, ...data}, messageId)
     // A delta's data, written as JSON.stringify({messageId, text}) would (the hot path).
     const deltaPrefix = `{"messageId":${JSON.stringify(messageId)},"text":`
-    const deltaSink = (text: string) => {
-      partial += text
-      hub.publishDelta(messageId, deltaPrefix, JSON.stringify(text))
-    }
-    let partial = ''
+    const deltaSink = (text: string) => hub.publishDelta(messageId, deltaPrefix, JSON.stringify(text))
     let outcome: TurnOutcome
     try {
       if (!agent) {
@@ -459,7 +455,8 @@ export class SessionService {
     } catch (err) {
       const error = signal.aborted && signal.reason instanceof TurnAbort ? {code: signal.reason.code, message: signal.reason.message} : {code: 'INTERNAL', message: 'the turn failed inside the gateway', hint: 'the gateway log has the details'}
       if (error.code === 'INTERNAL') this.opts.log('error', `turn ${messageId}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-      outcome = {kind: 'error', text: partial, error}
+      // runAgentTurn only throws before the provider is called: there is no partial reply.
+      outcome = {kind: 'error', text: '', error}
     }
 
     const data: Record<string, unknown> =
