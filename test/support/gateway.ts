@@ -19,7 +19,7 @@
 import {randomBytes} from 'node:crypto'
 import {request} from 'node:http'
 
-import {startGateway, type RunningGateway} from '../../src/lib/gateway/server.js'
+import {startGateway, type GatewayOptions, type RunningGateway} from '../../src/lib/gateway/server.js'
 import type {Logger, RouteModule} from '../../src/lib/gateway/http/types.js'
 import type {Store} from '../../src/lib/gateway/store/types.js'
 import {storeDrivers} from './store.js'
@@ -73,6 +73,8 @@ export interface StartTestGatewayOptions {
   logger?: Logger
   /** What the gateway gets instead of the store (e.g. one that holds some statements); `store` stays the real one. */
   wrapStore?: (store: Store) => Store
+  /** The gateway's database upkeep (see GatewayOptions.upkeep); default: as in production. */
+  upkeep?: GatewayOptions['upkeep']
 }
 
 /** Names of the available store drivers (for `describe.each`). */
@@ -127,6 +129,7 @@ export async function startTestGateway(opts: StartTestGatewayOptions = {}): Prom
       store: opts.wrapStore ? opts.wrapStore(store) : store,
       installKey: randomBytes(32),
       routes: opts.routes,
+      upkeep: opts.upkeep,
       logger:
         opts.logger ??
         ((level, msg) => {

@@ -20,6 +20,7 @@ import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
 import {openStore} from './store/index.js'
 import {acquireDataDirLock} from './store/lock.js'
 import type {ProviderSpec, Store} from './store/types.js'
+import {startUpkeep, type UpkeepOptions} from './store/upkeep.js'
 
 export interface GatewayOptions {
   /** Default 127.0.0.1. A non-loopback host disables the loopback Host/Origin rules (S8). */
@@ -48,6 +49,11 @@ export interface GatewayOptions {
   installKey?: Buffer
   /** Called once the port is bound, before the store opens (requests get 503 until ready). */
   onListening?: (url: string) => void
+  /**
+   * The upkeep of an embedded (PGlite) store, which has no autovacuum: see store/upkeep.ts.
+   * `false` turns it off; the numbers override its schedule (tests).
+   */
+  upkeep?: false | Pick<UpkeepOptions, 'everyMs' | 'quietMs'>
 }
 
 export interface RunningGateway {
@@ -138,7 +144,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const loopback = isLoopbackHost(host)
   let phase: 'starting' | 'ready' | 'closing' = 'starting'
   let listener: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
+  /** When the last request came in (the upkeep waits for a quiet moment). */
+  let lastRequestAt: number | undefined
   const server = createServer((req, res) => {
+    lastRequestAt = performance.now()
     if (phase === 'ready' && listener) listener(req, res)
     else unavailable(res, phase)
   })
@@ -213,6 +222,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     listener = assembled.listener
     phase = 'ready'
     trace('gateway: ready')
+    // Registered last, so it stops first: before the routes' own shutdown work and the store's close.
+    const upkeep = opts.upkeep === false ? undefined : startUpkeep(store, {...opts.upkeep, lastRequestAt: () => lastRequestAt, log})
+    if (upkeep) lifecycle.onShutdown(() => upkeep.stop())
 
     const openStoreRef = store
     let closing: Promise<void> | undefined
