@@ -85,8 +85,8 @@ function providerErrorInfo(err: ProviderError, signal: AbortSignal, agentId: str
 
 /**
  * Run one turn. Never throws for provider or abort problems: they are the `error` outcome. It
- * can only throw before the provider is called (reading credentials, building the prompt), so a
- * caller that catches has no partial reply to keep.
+ * can only throw before the provider is called (reading credentials, building the prompt, the
+ * sink's turn()), so a caller that catches has no partial reply to keep.
  */
 export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink: TurnSink): Promise<TurnOutcome> {
   const {agent, signal} = req
@@ -108,10 +108,10 @@ export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink:
 
   let text = ''
   const meta = {provider: target.id, model: target.model}
+  const started = sink.turn(meta)
+  if (started) await started
   // From here on nothing throws: every failure is the `error` outcome, with the text so far.
   try {
-    const started = sink.turn(meta)
-    if (started) await started
     for await (const events of streamTurnBatches({target, system, messages, signal, timeoutMs: env.timeoutMs ?? turnTimeoutMs(env.env)})) {
       for (const event of events) {
         if (event.type === 'delta') {
