@@ -82,10 +82,15 @@ function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`
 }
 
-/** One pass: VACUUM (ANALYZE) or ANALYZE each table that needs it. Returns what was done. */
-export async function runUpkeep(sql: Sql): Promise<UpkeepDone[]> {
+/**
+ * One pass: VACUUM (ANALYZE) or ANALYZE each table that needs it, until `stopped()` says to
+ * stop (checked between tables: a gateway shutting down waits for one statement at most).
+ * Returns what was done.
+ */
+export async function runUpkeep(sql: Sql, stopped: () => boolean = () => false): Promise<UpkeepDone[]> {
   const done: UpkeepDone[] = []
   for (const {stats, action} of await dueTables(sql)) {
+    if (stopped()) break
     const started = performance.now()
     await sql.query(action === 'vacuum' ? `VACUUM (ANALYZE) ${ident(stats.table)}` : `ANALYZE ${ident(stats.table)}`)
     done.push({table: stats.table, action, ms: performance.now() - started})
@@ -136,7 +141,7 @@ export function startUpkeep(store: Store, options: UpkeepOptions): Upkeep | unde
       schedule(Math.min(RETRY_MS, everyMs))
       return
     }
-    running = runUpkeep(store.sql)
+    running = runUpkeep(store.sql, () => stopped)
       .then((done) => {
         for (const d of done) options.log('debug', `database upkeep: ${d.action === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE'} ${d.table} (${Math.round(d.ms)} ms)`)
       })

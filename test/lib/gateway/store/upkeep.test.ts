@@ -70,6 +70,21 @@ describe('database upkeep on PGlite', () => {
     await store.sql.query('DROP TABLE upkeep_churn')
   })
 
+  it('stops between tables when asked', async () => {
+    await store.sql.query('CREATE TABLE upkeep_stop_a (id bigint PRIMARY KEY)')
+    await store.sql.query('CREATE TABLE upkeep_stop_b (id bigint PRIMARY KEY)')
+    await store.sql.query('INSERT INTO upkeep_stop_a SELECT g FROM generate_series(1, 300) g')
+    await store.sql.query('INSERT INTO upkeep_stop_b SELECT g FROM generate_series(1, 300) g')
+    let asked = 0
+    // Asked before each table: the first goes through, then the pass stops.
+    const done = await runUpkeep(store.sql, () => asked++ > 0)
+    expect(done).toHaveLength(1)
+    // The rest is still due at the next pass.
+    const next = (await runUpkeep(store.sql)).map((d) => d.table)
+    for (const table of ['upkeep_stop_a', 'upkeep_stop_b']) if (done[0]!.table !== table) expect(next).toContain(table)
+    await store.sql.query('DROP TABLE upkeep_stop_a, upkeep_stop_b')
+  })
+
   it('gives the planner statistics (ANALYZE) once enough rows changed', async () => {
     await store.sql.query('CREATE TABLE upkeep_stats (id bigint PRIMARY KEY)')
     await store.sql.query('INSERT INTO upkeep_stats SELECT g FROM generate_series(1, 300) g')
