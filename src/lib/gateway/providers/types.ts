@@ -8,10 +8,29 @@ import type {Dialect} from './catalog.js'
 
 export type {Dialect} from './catalog.js'
 
-export interface ChatMessage {
-  role: 'user' | 'assistant'
-  content: string
+/** A tool call the model made, as stored in the history and sent back to the provider. */
+export interface ToolCall {
+  /** The provider's id for the call (or one made up for providers that send none, e.g. Gemini). */
+  callId: string
+  name: string
+  /** The arguments as JSON text, exactly as the model sent them (possibly malformed). */
+  arguments: string
+  /**
+   * Opaque provider state to send back with the call: Gemini's `thoughtSignature` (Gemini 3
+   * refuses a history whose function calls lost theirs). Absent for the other dialects.
+   */
+  signature?: string
 }
+
+/**
+ * One message of a conversation. An assistant message with `toolCalls` is followed by one `tool`
+ * message per call (its result, in call order); providers/history.ts keeps that pairing when
+ * it normalises and trims a history.
+ */
+export type ChatMessage =
+  | {role: 'user'; content: string}
+  | {role: 'assistant'; content: string; toolCalls?: ToolCall[]}
+  | {role: 'tool'; callId: string; name: string; content: string; isError?: boolean}
 
 export interface ProviderTarget {
   /** Provider id from the catalog or lobu.toml (`openai`, `openrouter`, `my-proxy`, …). */
@@ -49,7 +68,8 @@ export interface Usage {
 
 export type ProviderEvent =
   | {type: 'delta'; text: string}
-  | {type: 'tool_call'; callId: string; name: string; arguments: string}
+  /** A complete call (all argument fragments joined); `signature` as in ToolCall. */
+  | {type: 'tool_call'; callId: string; name: string; arguments: string; signature?: string}
   /**
    * finishReason is normalised across dialects: `stop`, `length`, `tool_calls`,
    * `content_filter`; anything else is passed through in lower case.

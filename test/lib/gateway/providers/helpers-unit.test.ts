@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {contextWindow, estimateTokens, historyBudget, trimHistory, DEFAULT_CONTEXT_TOKENS} from '../../../../src/lib/gateway/providers/history.js'
 import {ProviderError, parseRetryAfter, redact, resolveTarget, type ChatMessage} from '../../../../src/lib/gateway/providers/index.js'
 
-const msg = (role: ChatMessage['role'], chars: number, tag = ''): ChatMessage => ({role, content: tag + 'x'.repeat(chars - tag.length)})
+const msg = (role: 'user' | 'assistant', chars: number, tag = ''): ChatMessage => ({role, content: tag + 'x'.repeat(chars - tag.length)})
 
 describe('trimHistory', () => {
   it('keeps everything that fits', () => {
