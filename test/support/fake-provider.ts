@@ -8,9 +8,45 @@
  *   fake.urls.anthropic  // http://127.0.0.1:PORT         → POST /v1/messages
  *   fake.urls.gemini     // http://127.0.0.1:PORT/v1beta  → POST /v1beta/models/{model}:streamGenerateContent?alt=sse
  *
+ * What it answers (each request that gets a stream takes the first that applies):
+ *
+ *   fake.script(a, b, …)   a queue: the next request answers a, the one after b, …
+ *   fake.reply(x)          the answer once the queue is empty (default: "echo: <last user text>")
+ *
+ * where an answer is a text (split into word deltas), a FakeReply, or a function of the request
+ * (`(turn: FakeTurn) => string | FakeReply`), e.g. for a model that calls tools until it sees
+ * their results:
+ *
+ *   fake.script(
+ *     {text: 'Let me look.', toolCalls: [{name: 'fs__read', arguments: {path: 'a.txt'}}, {name: 'fs__list', arguments: '{}'}]},
+ *     (turn) => `read: ${turn.messages.filter((m) => m.role === 'tool').map((m) => m.content).join(', ')}`,
+ *   )
+ *
+ * Tool calls are streamed in each dialect's exact form: OpenAI `delta.tool_calls` fragments by
+ * index (id and name first, the arguments split over two chunks), Anthropic `tool_use` blocks
+ * with `input_json_delta` pieces after the text block, Gemini `functionCall` parts in one chunk
+ * after the text (the first with a `thoughtSignature`, as Gemini 2.5 and 3 send). The finish
+ * reason is `tool_calls` / `tool_use` / `STOP`. Arguments may be an object or JSON text; text
+ * that is not JSON is sent as is by OpenAI and Anthropic (a model's malformed arguments), and as
+ * `{}` by Gemini, whose `args` is always an object.
+ *
+ * Every request is recorded in `fake.requests` (method, path, dialect, headers, parsed body)
+ * with `turn`, the same request read back into one neutral form for every dialect: system text,
+ * tools offered, and messages (`user`, `assistant` with `toolCalls`, `tool` results with
+ * `callId`, `name`, `isError`), so a test can assert what history the gateway sent without
+ * knowing the dialect.
+ *
+ * Like the real services, it refuses (400, the service's own message) a history that breaks
+ * the dialect's pairing rules: a call without its result right after it, a result without its
+ * call, and for Gemini 3 models a function call turn without its thought signature.
+ *
+ * Failures: `fail`, `cutAfter`, `streamError`, `replay`, `hang`, `slow` (see FakeProvider);
+ * `reset()` clears everything, the queue and the recorded requests included.
+ *
  * Standalone: `node --import tsx test/support/fake-provider.ts --port 8787 [--keys k1,k2]`
  * prints the base URLs as one JSON line; `POST /__fake/control {"action": "reply", "args": ["hi"]}`
- * drives the same scenario methods, `GET /__fake/requests` lists the recorded requests.
+ * drives the same scenario methods (`script` too, with JSON answers), `GET /__fake/requests`
+ * lists the recorded requests.
  */
 import http, {type IncomingHttpHeaders, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
@@ -25,14 +61,17 @@ export interface FakeUsage {
 
 export interface FakeToolCall {
   name: string
-  /** JSON text of the arguments. */
-  arguments: string
+  /** The arguments: an object, or JSON text (sent as is, even when malformed; Gemini: `{}` then). */
+  arguments: string | Record<string, unknown>
+  /** Default: a fresh id in the dialect's style (`call_…`, `toolu_01…`); Gemini sends none. */
   id?: string
 }
 
 export interface FakeReply {
+  /** The text, split into word deltas (ignored when `chunks` is given). */
+  text?: string
   /** The text deltas, in order (may be empty when the reply is only tool calls). */
-  chunks: string[]
+  chunks?: string[]
   /** Pause before each chunk after the first (ms). */
   delayMs?: number
   toolCalls?: FakeToolCall[]
@@ -65,7 +104,46 @@ export interface FakeRequest {
   headers: IncomingHttpHeaders
   /** The parsed JSON body (undefined when the body was not JSON). */
   body: any
+  /** The body read back in one form for all dialects (undefined unless a provider request with a JSON body). */
+  turn?: FakeTurn
 }
+
+/** A tool call as read from a request's history. */
+export interface FakeSentCall {
+  /** Absent for Gemini (its calls carry no id). */
+  id?: string
+  name: string
+  /** JSON text (Anthropic's `input` and Gemini's `args` objects are stringified). */
+  arguments: string
+  /** Gemini's `thoughtSignature` on the part, when sent. */
+  signature?: string
+}
+
+export type FakeMessage =
+  | {role: 'user'; content: string}
+  | {role: 'assistant'; content: string; toolCalls?: FakeSentCall[]}
+  /** `callId` absent for Gemini; `name` looked up from the call when the dialect does not repeat it. */
+  | {role: 'tool'; callId?: string; name?: string; content: string; isError?: boolean}
+
+export interface FakeTool {
+  name: string
+  description?: string
+  parameters?: unknown
+}
+
+/** What a request asked for, the same for every dialect. */
+export interface FakeTurn {
+  dialect: FakeDialect
+  model: string
+  system: string
+  tools: FakeTool[]
+  messages: FakeMessage[]
+  /** The text of the last user message (tool results are not user text). */
+  lastUser: string
+}
+
+/** An answer: a text, a reply, or a function of the request giving one. */
+export type FakeAnswer = string | FakeReply | ((turn: FakeTurn) => string | FakeReply)
 
 export interface FakeProviderOptions {
   host?: string
@@ -78,8 +156,12 @@ export interface FakeProvider {
   readonly port: number
   readonly urls: {openai: string; anthropic: string; gemini: string}
   readonly requests: FakeRequest[]
-  /** The answer to the following requests: a text (split into word deltas) or explicit chunks. */
-  reply(reply: string | FakeReply): void
+  /** The answer to the following requests once the script is used up: a text (split into word deltas), a reply, or a function of the request. */
+  reply(reply: FakeAnswer): void
+  /** Queue answers, one per request, before `reply`'s. Requests that fail (`fail`, a bad key, a refused history) take none. */
+  script(...answers: FakeAnswer[]): void
+  /** How many scripted answers are still queued. */
+  readonly scriptLeft: number
   fail(failure: FakeFailure): void
   /** Close the connection after `n` text chunks (abruptly; `graceful` ends the body cleanly, still without the terminal marker). */
   cutAfter(n: number, options?: {graceful?: boolean}): void
@@ -147,25 +229,200 @@ function textOf(content: unknown): string {
   return ''
 }
 
-function conversation(dialect: FakeDialect, body: Json): {lastUser: string; promptChars: number} {
-  let lastUser = ''
-  let promptChars = 0
-  if (dialect === 'gemini') {
-    promptChars += textOf(body.systemInstruction?.parts).length
-    for (const c of Array.isArray(body.contents) ? body.contents : []) {
-      const text = textOf(c?.parts)
-      promptChars += text.length
-      if (c?.role !== 'model') lastUser = text
+const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+const arr = (v: unknown): any[] => (Array.isArray(v) ? v : [])
+
+/** Reads a request body of any dialect into the neutral FakeTurn. */
+export function readTurn(dialect: FakeDialect, model: string, body: Json): FakeTurn {
+  const messages: FakeMessage[] = []
+  const tools: FakeTool[] = []
+  let system = ''
+  const names = new Map<string, string>()
+  if (dialect === 'openai') {
+    const systems: string[] = []
+    for (const m of arr(body.messages)) {
+      if (m?.role === 'system' || m?.role === 'developer') systems.push(textOf(m.content))
+      else if (m?.role === 'user') messages.push({role: 'user', content: textOf(m.content)})
+      else if (m?.role === 'assistant') {
+        const calls: FakeSentCall[] = arr(m.tool_calls).map((c) => ({id: str(c?.id), name: str(c?.function?.name), arguments: str(c?.function?.arguments)}))
+        for (const c of calls) names.set(c.id!, c.name)
+        messages.push(calls.length > 0 ? {role: 'assistant', content: textOf(m.content), toolCalls: calls} : {role: 'assistant', content: textOf(m.content)})
+      } else if (m?.role === 'tool') {
+        const callId = str(m.tool_call_id)
+        messages.push({role: 'tool', callId, name: names.get(callId), content: textOf(m.content)})
+      }
     }
+    system = systems.join('\n\n')
+    for (const t of arr(body.tools)) tools.push({name: str(t?.function?.name), description: t?.function?.description, parameters: t?.function?.parameters})
+  } else if (dialect === 'anthropic') {
+    system = textOf(body.system)
+    for (const m of arr(body.messages)) {
+      if (typeof m?.content === 'string') {
+        messages.push(m.role === 'assistant' ? {role: 'assistant', content: m.content} : {role: 'user', content: m.content})
+        continue
+      }
+      const blocks = arr(m?.content)
+      if (m?.role === 'assistant') {
+        const calls: FakeSentCall[] = blocks
+          .filter((b) => b?.type === 'tool_use')
+          .map((b) => ({id: str(b.id), name: str(b.name), arguments: JSON.stringify(b.input ?? {})}))
+        for (const c of calls) names.set(c.id!, c.name)
+        const content = blocks.filter((b) => b?.type === 'text').map((b) => str(b.text)).join('')
+        messages.push(calls.length > 0 ? {role: 'assistant', content, toolCalls: calls} : {role: 'assistant', content})
+        continue
+      }
+      let text: string[] = []
+      const flush = (): void => {
+        if (text.length > 0) messages.push({role: 'user', content: text.join('')})
+        text = []
+      }
+      for (const b of blocks) {
+        if (b?.type === 'tool_result') {
+          flush()
+          const callId = str(b.tool_use_id)
+          messages.push({role: 'tool', callId, name: names.get(callId), content: textOf(b.content), ...(b.is_error === true ? {isError: true} : {})})
+        } else if (b?.type === 'text') text.push(str(b.text))
+      }
+      flush()
+    }
+    for (const t of arr(body.tools)) tools.push({name: str(t?.name), description: t?.description, parameters: t?.input_schema})
   } else {
-    if (dialect === 'anthropic') promptChars += textOf(body.system).length
-    for (const m of Array.isArray(body.messages) ? body.messages : []) {
-      const text = textOf(m?.content)
-      promptChars += text.length
-      if (m?.role === 'user') lastUser = text
+    system = textOf(body.systemInstruction?.parts)
+    for (const c of arr(body.contents)) {
+      const parts = arr(c?.parts)
+      if (c?.role === 'model') {
+        const calls: FakeSentCall[] = parts
+          .filter((p) => p?.functionCall)
+          .map((p) => ({
+            ...(p.functionCall.id ? {id: str(p.functionCall.id)} : {}),
+            name: str(p.functionCall.name),
+            arguments: JSON.stringify(p.functionCall.args ?? {}),
+            ...(p.thoughtSignature ? {signature: str(p.thoughtSignature)} : {}),
+          }))
+        const content = parts.filter((p) => typeof p?.text === 'string' && p.thought !== true).map((p) => p.text).join('')
+        messages.push(calls.length > 0 ? {role: 'assistant', content, toolCalls: calls} : {role: 'assistant', content})
+        continue
+      }
+      let text: string[] = []
+      const flush = (): void => {
+        if (text.length > 0) messages.push({role: 'user', content: text.join('')})
+        text = []
+      }
+      for (const p of parts) {
+        if (p?.functionResponse) {
+          flush()
+          const r = p.functionResponse
+          const response = (r.response ?? {}) as Json
+          const isError = response.error !== undefined && response.output === undefined
+          const value = isError ? response.error : (response.output ?? response)
+          messages.push({
+            role: 'tool',
+            ...(r.id ? {callId: str(r.id)} : {}),
+            name: str(r.name),
+            content: typeof value === 'string' ? value : JSON.stringify(value),
+            ...(isError ? {isError: true} : {}),
+          })
+        } else if (typeof p?.text === 'string') text.push(p.text)
+      }
+      flush()
+    }
+    for (const group of arr(body.tools)) {
+      for (const d of arr(group?.functionDeclarations)) tools.push({name: str(d?.name), description: d?.description, parameters: d?.parameters})
     }
   }
-  return {lastUser, promptChars}
+  let lastUser = ''
+  for (const m of messages) if (m.role === 'user') lastUser = m.content
+  return {dialect, model, system, tools, messages, lastUser}
+}
+
+function promptChars(turn: FakeTurn): number {
+  let n = turn.system.length
+  for (const m of turn.messages) {
+    n += m.content.length
+    if (m.role === 'assistant') for (const c of m.toolCalls ?? []) n += c.arguments.length
+  }
+  return n
+}
+
+/**
+ * The service's own 400 message for a history that breaks its pairing rules, or undefined.
+ * OpenAI: each assistant `tool_calls` answered by `tool` messages right after, and no `tool`
+ * message without its call. Anthropic: each `tool_use` answered by a `tool_result` in the next
+ * (user) message, and no `tool_result` without a `tool_use` in the previous one. Gemini: a function
+ * call turn right after a user turn, followed by as many function responses as calls; on Gemini 3
+ * models, the first call of each turn carries its thought signature.
+ */
+function historyError(dialect: FakeDialect, model: string, body: Json): string | undefined {
+  if (dialect === 'openai') {
+    const list = arr(body.messages)
+    let pending: string[] = []
+    for (const m of list) {
+      if (m?.role === 'tool') {
+        const id = str(m.tool_call_id)
+        if (!pending.includes(id)) return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'."
+        pending = pending.filter((p) => p !== id)
+        continue
+      }
+      if (pending.length > 0) {
+        return `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${pending.join(', ')}`
+      }
+      if (m?.role === 'assistant') pending = arr(m.tool_calls).map((c) => str(c?.id))
+    }
+    if (pending.length > 0) {
+      return `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${pending.join(', ')}`
+    }
+    return undefined
+  }
+  if (dialect === 'anthropic') {
+    const list = arr(body.messages)
+    for (let i = 0; i < list.length; i++) {
+      const blocks = Array.isArray(list[i]?.content) ? list[i].content : []
+      const uses = list[i]?.role === 'assistant' ? blocks.filter((b: Json) => b?.type === 'tool_use').map((b: Json) => str(b.id)) : []
+      const next = list[i + 1]
+      const answered = next?.role === 'user' && Array.isArray(next.content) ? next.content.filter((b: Json) => b?.type === 'tool_result').map((b: Json) => str(b.tool_use_id)) : []
+      const missing = uses.filter((id: string) => !answered.includes(id))
+      if (missing.length > 0) {
+        return `messages.${i}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`
+      }
+      if (list[i]?.role === 'user') {
+        const prev = list[i - 1]
+        const prevUses = prev?.role === 'assistant' && Array.isArray(prev.content) ? prev.content.filter((b: Json) => b?.type === 'tool_use').map((b: Json) => str(b.id)) : []
+        const j = blocks.findIndex((b: Json) => b?.type === 'tool_result' && !prevUses.includes(str(b.tool_use_id)))
+        if (j >= 0) {
+          return `messages.${i}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${str(blocks[j].tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`
+        }
+      }
+    }
+    return undefined
+  }
+  const contents = arr(body.contents)
+  for (let i = 0; i < contents.length; i++) {
+    const parts = arr(contents[i]?.parts)
+    const calls = contents[i]?.role === 'model' ? parts.filter((p) => p?.functionCall) : []
+    const responses = contents[i]?.role !== 'model' ? parts.filter((p) => p?.functionResponse).length : 0
+    if (calls.length > 0) {
+      const prev = contents[i - 1]
+      if (!prev || prev.role === 'model') {
+        return 'Please ensure that function call turn comes immediately after a user turn or after a function response turn.'
+      }
+      const next = contents[i + 1]
+      const answered = next && next.role !== 'model' ? arr(next.parts).filter((p) => p?.functionResponse).length : 0
+      if (next && answered !== calls.length) {
+        return 'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.'
+      }
+      if (/^gemini-3/.test(model) && !calls[0].thoughtSignature) {
+        return `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${str(calls[0].functionCall.name)}\` , position ${i + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.`
+      }
+    }
+    if (responses > 0) {
+      const prev = contents[i - 1]
+      const prevCalls = prev?.role === 'model' ? arr(prev.parts).filter((p) => p?.functionCall).length : 0
+      if (prevCalls !== responses) {
+        return 'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.'
+      }
+    }
+  }
+  return undefined
 }
 
 function splitWords(text: string): string[] {
@@ -173,9 +430,18 @@ function splitWords(text: string): string[] {
   return words && words.length > 0 ? words : [text]
 }
 
+interface PlannedCall {
+  name: string
+  /** JSON text (possibly malformed, as a model may send it). */
+  arguments: string
+  id: string
+}
+
 interface PlannedReply {
   chunks: string[]
-  toolCalls: Required<FakeToolCall>[]
+  toolCalls: PlannedCall[]
+  /** Gemini's thought signature for the first function call part. */
+  signature: string
   usage: FakeUsage
   delayMs: number
 }
@@ -314,6 +580,16 @@ function anthropicPlan(ids: Ids, request: Json, reply: PlannedReply): StreamPlan
   }
 }
 
+/** Gemini's `args` is always an object: JSON text of an object, else `{}`. */
+function argsObject(text: string): Json {
+  try {
+    const value: unknown = JSON.parse(text)
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {}
+  } catch {
+    return {}
+  }
+}
+
 function geminiPlan(ids: Ids, model: string, reply: PlannedReply): StreamPlan {
   const responseId = ids.next(23)
   const {inputTokens, outputTokens} = reply.usage
@@ -344,8 +620,15 @@ function geminiPlan(ids: Ids, model: string, reply: PlannedReply): StreamPlan {
     const tokens = last ? outputTokens : Math.max(1, Math.round((outputTokens * sentChars) / textChars))
     return frame([{text}], last, tokens)
   })
+  // Gemini 2.5 and 3 sign the first function call part of a response (parallel calls: only the first).
   const tail = hasTools
-    ? [frame(reply.toolCalls.map((c) => ({functionCall: {name: c.name, args: JSON.parse(c.arguments || '{}')}})), true, outputTokens)]
+    ? [
+        frame(
+          reply.toolCalls.map((c, i) => ({functionCall: {name: c.name, args: argsObject(c.arguments)}, ...(i === 0 ? {thoughtSignature: reply.signature} : {})})),
+          true,
+          outputTokens,
+        ),
+      ]
     : []
   return {
     headers: {'content-type': 'text/event-stream', 'x-content-type-options': 'nosniff'},
@@ -506,6 +789,27 @@ function errorResponse(
   }
 }
 
+/** A 400 with the service's own body for an invalid request, carrying `message`. */
+function invalidRequest(ids: Ids, dialect: FakeDialect, message: string): ErrorResponse {
+  if (dialect === 'openai') {
+    return {
+      headers: {'content-type': 'application/json; charset=utf-8', 'x-request-id': `req_${ids.next(32, '0123456789abcdef')}`},
+      body: JSON.stringify({error: {message, type: 'invalid_request_error', param: 'messages', code: null}}, null, 4) + '\n',
+    }
+  }
+  if (dialect === 'anthropic') {
+    const requestId = `req_011C${ids.next(20)}`
+    return {
+      headers: {'content-type': 'application/json', 'request-id': requestId, 'x-should-retry': 'false'},
+      body: JSON.stringify({type: 'error', error: {type: 'invalid_request_error', message}, request_id: requestId}),
+    }
+  }
+  return {
+    headers: {'content-type': 'application/json; charset=UTF-8', vary: 'Origin, X-Origin, Referer'},
+    body: JSON.stringify({error: {code: 400, message, status: 'INVALID_ARGUMENT'}}, null, 2) + '\n',
+  }
+}
+
 // ---------- the server ----------
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -536,7 +840,6 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   const closed: Promise<{early: boolean}>[] = []
   const live = new Set<ServerResponse>()
 
-  let replySpec: FakeReply | null = null
   let failure: (FakeFailure & {remaining: number}) | null = null
   let cut: {n: number; graceful: boolean} | null = null
   let midError: {n: number; status: number} | null = null
@@ -544,18 +847,24 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   let slowMs = 0
   let recording: FakeRecording | null = null
 
-  const plan = (dialect: FakeDialect, body: Json): PlannedReply => {
-    const {lastUser, promptChars} = conversation(dialect, body)
-    const spec: FakeReply = replySpec ?? {chunks: splitWords(`echo: ${lastUser}`)}
+  let replySpec: FakeAnswer | null = null
+  const queue: FakeAnswer[] = []
+
+  const plan = (turn: FakeTurn): PlannedReply => {
+    const answer = queue.length > 0 ? queue.shift()! : (replySpec ?? `echo: ${turn.lastUser}`)
+    const given = typeof answer === 'function' ? answer(turn) : answer
+    const spec: FakeReply = typeof given === 'string' ? {chunks: splitWords(given)} : given
+    const chunks = spec.chunks ?? (spec.text === undefined || spec.text === '' ? [] : splitWords(spec.text))
     const toolCalls = (spec.toolCalls ?? []).map((c) => {
-      const id = c.id ?? (dialect === 'anthropic' ? `toolu_01${ids.next(22)}` : `call_${ids.next(24)}`)
-      return {name: c.name, arguments: c.arguments, id}
+      const id = c.id ?? (turn.dialect === 'anthropic' ? `toolu_01${ids.next(22)}` : `call_${ids.next(24)}`)
+      return {name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments), id}
     })
-    const replyChars = spec.chunks.join('').length + toolCalls.reduce((n, c) => n + c.arguments.length, 0)
+    const replyChars = chunks.join('').length + toolCalls.reduce((n, c) => n + c.arguments.length, 0)
     return {
-      chunks: spec.chunks,
+      chunks,
       toolCalls,
-      usage: spec.usage ?? {inputTokens: Math.max(1, Math.ceil(promptChars / 4)), outputTokens: Math.max(1, Math.ceil(replyChars / 4))},
+      signature: ids.next(48),
+      usage: spec.usage ?? {inputTokens: Math.max(1, Math.ceil(promptChars(turn) / 4)), outputTokens: Math.max(1, Math.ceil(replyChars / 4))},
       delayMs: spec.delayMs ?? slowMs,
     }
   }
@@ -638,7 +947,13 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       sendError(res, 400, {headers: {'content-type': 'application/json; charset=UTF-8'}, body: JSON.stringify({error: {code: 400, message: 'fake provider: only alt=sse is served', status: 'INVALID_ARGUMENT'}}, null, 2) + '\n'})
       return
     }
-    const reply = plan(dialect, body)
+    const turn = readTurn(dialect, model, body)
+    const refused = historyError(dialect, model, body)
+    if (refused) {
+      sendError(res, 400, invalidRequest(ids, dialect, refused))
+      return
+    }
+    const reply = plan(turn)
     const p = dialect === 'openai' ? openaiPlan(ids, body, reply) : dialect === 'anthropic' ? anthropicPlan(ids, body, reply) : geminiPlan(ids, model, reply)
     await stream(res, p, reply.delayMs)
   }
@@ -648,7 +963,13 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     urls: {openai: '', anthropic: '', gemini: ''},
     requests,
     reply(reply) {
-      replySpec = typeof reply === 'string' ? {chunks: splitWords(reply)} : {...reply}
+      replySpec = typeof reply === 'object' ? {...reply} : reply
+    },
+    script(...answers) {
+      queue.push(...answers)
+    },
+    get scriptLeft() {
+      return queue.length
     },
     fail(f) {
       failure = {...f, remaining: f.times ?? Number.POSITIVE_INFINITY}
@@ -670,6 +991,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     },
     reset() {
       replySpec = null
+      queue.length = 0
       failure = null
       cut = null
       midError = null
@@ -695,7 +1017,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     }
     if (req.method === 'POST' && path === '/__fake/control') {
       const {action, args = []} = JSON.parse(raw || '{}') as {action: string; args?: unknown[]}
-      const allowed = ['reply', 'fail', 'cutAfter', 'streamError', 'replay', 'hang', 'slow', 'reset'] as const
+      const allowed = ['reply', 'script', 'fail', 'cutAfter', 'streamError', 'replay', 'hang', 'slow', 'reset'] as const
       if (!(allowed as readonly string[]).includes(action)) {
         res.writeHead(400, {'content-type': 'application/json'})
         res.end(JSON.stringify({error: `unknown action ${action}`}))
@@ -736,7 +1058,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         parsed = undefined
       }
       if (dialect !== 'gemini' && parsed && typeof parsed === 'object') model = String((parsed as Json).model ?? '')
-      requests.push({method: req.method ?? '', path: req.url ?? '', dialect, headers: req.headers, body: parsed})
+      const record: FakeRequest = {method: req.method ?? '', path: req.url ?? '', dialect, headers: req.headers, body: parsed}
+      if (dialect && parsed && typeof parsed === 'object' && !Array.isArray(parsed)) record.turn = readTurn(dialect, model, parsed as Json)
+      requests.push(record)
       closed.push(
         new Promise((resolve) => {
           res.on('close', () => resolve({early: !res.writableFinished}))
