@@ -11,11 +11,50 @@
  */
 import type {EventSourceMessage} from 'eventsource-parser'
 import {extractMessage, num, parseChunk, parseJson, streamError, unexpectedEnd} from './errors.js'
-import type {DialectAdapter, ErrorInfo, HttpRequestSpec, ProviderEvent, ProviderTarget, StreamDecoder, TurnInput, Usage} from './types.js'
+import {argumentsObject} from './tool-wire.js'
+import type {ChatMessage, DialectAdapter, ErrorInfo, HttpRequestSpec, ProviderEvent, ProviderTarget, StreamDecoder, TurnInput, Usage} from './types.js'
 
 export const ANTHROPIC_VERSION = '2023-06-01'
 /** `max_tokens` is required by the API; used when the turn does not set maxOutputTokens. */
 export const DEFAULT_MAX_TOKENS = 8192
+
+type Block = Record<string, unknown>
+
+/**
+ * The history as Anthropic messages: an assistant message's text and `tool_use` blocks (input
+ * as an object: `{}` for malformed arguments), the results that follow it as `tool_result`
+ * blocks of ONE user message (before any text of the user's next message, as the API requires),
+ * consecutive messages of one role merged so the roles alternate, and whitespace-only text
+ * blocks left out (refused). A message that is a single text stays a plain string.
+ */
+export function anthropicMessages(messages: readonly ChatMessage[]): {role: 'user' | 'assistant'; content: string | Block[]}[] {
+  const out: {role: 'user' | 'assistant'; blocks: Block[]}[] = []
+  const push = (role: 'user' | 'assistant', blocks: Block[]): void => {
+    if (blocks.length === 0) return
+    const last = out.at(-1)
+    if (last && last.role === role) last.blocks.push(...blocks)
+    else out.push({role, blocks})
+  }
+  const text = (t: string): Block[] => (t.trim() === '' ? [] : [{type: 'text', text: t}])
+  for (const m of messages) {
+    if (m.role === 'user') push('user', text(m.content))
+    else if (m.role === 'tool') {
+      const block: Block = {type: 'tool_result', tool_use_id: m.callId}
+      if (m.content !== '') block.content = m.content
+      if (m.isError) block.is_error = true
+      push('user', [block])
+    } else {
+      const calls = (m.toolCalls ?? []).map((c) => ({type: 'tool_use', id: c.callId, name: c.name, input: argumentsObject(c.arguments) ?? {}}))
+      push('assistant', [...text(m.content), ...calls])
+    }
+  }
+  return out.map(({role, blocks}) => {
+    if (blocks.length === 1 && blocks[0].type === 'text') return {role, content: blocks[0].text as string}
+    // tool_result blocks first in a user message.
+    if (role === 'user') blocks.sort((a, b) => Number(b.type === 'tool_result') - Number(a.type === 'tool_result'))
+    return {role, content: blocks}
+  })
+}
 
 function buildRequest(input: TurnInput): HttpRequestSpec {
   const {target} = input
@@ -24,7 +63,7 @@ function buildRequest(input: TurnInput): HttpRequestSpec {
     max_tokens: input.maxOutputTokens ?? DEFAULT_MAX_TOKENS,
   }
   if (input.system) body.system = input.system
-  body.messages = input.messages.map((m) => ({role: m.role, content: m.content}))
+  body.messages = anthropicMessages(input.messages)
   if (input.tools && input.tools.length > 0) {
     body.tools = input.tools.map((t) => ({name: t.name, ...(t.description ? {description: t.description} : {}), input_schema: t.parameters}))
   }

@@ -12,18 +12,61 @@
  */
 import type {EventSourceMessage} from 'eventsource-parser'
 import {extractMessage, num, parseChunk, parseJson, streamError, unexpectedEnd} from './errors.js'
-import type {DialectAdapter, ErrorInfo, HttpRequestSpec, ProviderEvent, ProviderTarget, StreamDecoder, TurnInput, Usage} from './types.js'
+import {argumentsObject, geminiParameters, newCallId} from './tool-wire.js'
+import type {ChatMessage, DialectAdapter, ErrorInfo, HttpRequestSpec, ProviderEvent, ProviderTarget, StreamDecoder, TurnInput, Usage} from './types.js'
+
+/**
+ * Gemini's documented stand-in for a thought signature, for function calls it did not sign
+ * (a history from another provider, or from before signatures were kept): Gemini 3 refuses a
+ * function call turn whose first call has no signature.
+ */
+export const SKIP_SIGNATURE = 'skip_thought_signature_validator'
+
+type Part = Record<string, unknown>
+
+/**
+ * The history as Gemini contents: an assistant message as a `model` turn with its text and
+ * `functionCall` parts (args as an object: `{}` for malformed arguments; the first call with its
+ * thought signature), its results as one `user` turn of `functionResponse` parts (`{output}`, or
+ * `{error}` for a failed call), consecutive turns of one role merged, empty text left out.
+ * Calls carry no ids: Gemini pairs responses with calls by order and name.
+ */
+export function geminiContents(messages: readonly ChatMessage[]): {role: 'user' | 'model'; parts: Part[]}[] {
+  const out: {role: 'user' | 'model'; parts: Part[]}[] = []
+  const push = (role: 'user' | 'model', parts: Part[]): void => {
+    if (parts.length === 0) return
+    const last = out.at(-1)
+    if (last && last.role === role) last.parts.push(...parts)
+    else out.push({role, parts})
+  }
+  for (const m of messages) {
+    if (m.role === 'user') push('user', m.content === '' ? [] : [{text: m.content}])
+    else if (m.role === 'tool') {
+      push('user', [{functionResponse: {name: m.name, response: m.isError ? {error: m.content} : {output: m.content}}}])
+    } else {
+      const calls = (m.toolCalls ?? []).map((c, i) => {
+        const signature = c.signature ?? (i === 0 ? SKIP_SIGNATURE : undefined)
+        return {functionCall: {name: c.name, args: argumentsObject(c.arguments) ?? {}}, ...(signature ? {thoughtSignature: signature} : {})}
+      })
+      push('model', [...(m.content === '' ? [] : [{text: m.content}]), ...calls])
+    }
+  }
+  return out
+}
 
 function buildRequest(input: TurnInput): HttpRequestSpec {
   const {target} = input
   const body: Record<string, unknown> = {
-    contents: input.messages.map((m) => ({role: m.role === 'assistant' ? 'model' : 'user', parts: [{text: m.content}]})),
+    contents: geminiContents(input.messages),
   }
   if (input.system) body.systemInstruction = {parts: [{text: input.system}]}
   if (input.tools && input.tools.length > 0) {
     body.tools = [
       {
-        functionDeclarations: input.tools.map((t) => ({name: t.name, ...(t.description ? {description: t.description} : {}), parameters: t.parameters})),
+        functionDeclarations: input.tools.map((t) => {
+          const parameters = geminiParameters(t.parameters)
+          return {name: t.name, ...(t.description ? {description: t.description} : {}), ...(parameters ? {parameters} : {})}
+        }),
       },
     ]
   }
@@ -95,9 +138,10 @@ class GeminiDecoder implements StreamDecoder {
         if (typeof part.text === 'string' && part.text && part.thought !== true) out.push({type: 'delta', text: part.text})
         const call = part.functionCall as Record<string, unknown> | undefined
         if (call && typeof call === 'object') {
-          const callId = typeof call.id === 'string' && call.id ? call.id : `call_${this.calls}`
+          const callId = typeof call.id === 'string' && call.id ? call.id : newCallId()
           this.calls += 1
-          out.push({type: 'tool_call', callId, name: String(call.name ?? ''), arguments: JSON.stringify(call.args ?? {})})
+          const signature = typeof part.thoughtSignature === 'string' && part.thoughtSignature ? part.thoughtSignature : undefined
+          out.push({type: 'tool_call', callId, name: String(call.name ?? ''), arguments: JSON.stringify(call.args ?? {}), ...(signature ? {signature} : {})})
         }
       }
       if (typeof candidate.finishReason === 'string' && candidate.finishReason) this.finishReason = candidate.finishReason

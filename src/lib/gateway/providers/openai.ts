@@ -12,13 +12,28 @@
 import type {EventSourceMessage} from 'eventsource-parser'
 import {extractMessage, num, parseChunk, parseJson, streamError, unexpectedEnd} from './errors.js'
 import {ChunkTemplate} from './openai-template.js'
+import {argumentsObject, newCallId} from './tool-wire.js'
 import type {DialectAdapter, ErrorInfo, HttpRequestSpec, ProviderEvent, ProviderTarget, StreamDecoder, TurnInput, Usage} from './types.js'
 
 function buildRequest(input: TurnInput): HttpRequestSpec {
   const {target} = input
-  const messages: {role: string; content: string}[] = []
+  const messages: Record<string, unknown>[] = []
   if (input.system) messages.push({role: 'system', content: input.system})
-  for (const m of input.messages) messages.push({role: m.role, content: m.content})
+  for (const m of input.messages) {
+    if (m.role === 'tool') messages.push({role: 'tool', tool_call_id: m.callId, content: m.content})
+    else if (m.role === 'assistant' && m.toolCalls && m.toolCalls.length > 0) {
+      messages.push({
+        role: 'assistant',
+        content: m.content === '' ? null : m.content,
+        tool_calls: m.toolCalls.map((c) => ({
+          id: c.callId,
+          type: 'function',
+          // Malformed arguments go back as `{}`: compatible servers (Ollama, vLLM) parse them.
+          function: {name: c.name, arguments: argumentsObject(c.arguments) ? c.arguments : '{}'},
+        })),
+      })
+    } else messages.push({role: m.role, content: m.content})
+  }
   const body: Record<string, unknown> = {
     model: target.model,
     messages,
@@ -168,7 +183,13 @@ class OpenAIDecoder implements StreamDecoder {
   }
 
   private mergeToolCall(raw: Record<string, unknown>): void {
-    const index = typeof raw.index === 'number' ? raw.index : this.calls.size
+    // Some compatible servers leave out `index`: a fragment with a new id starts a call, any
+    // other continues the last one.
+    let index = typeof raw.index === 'number' ? raw.index : undefined
+    if (index === undefined) {
+      const last = [...this.calls.values()].at(-1)
+      index = last && (typeof raw.id !== 'string' || !raw.id || raw.id === last.id) ? last.index : this.calls.size
+    }
     let call = this.calls.get(index)
     if (!call) {
       call = {index, id: '', name: '', args: ''}
@@ -185,7 +206,7 @@ class OpenAIDecoder implements StreamDecoder {
     this.callsFlushed = true
     return [...this.calls.values()]
       .sort((a, b) => a.index - b.index)
-      .map((c) => ({type: 'tool_call' as const, callId: c.id || `call_${c.index}`, name: c.name, arguments: c.args || '{}'}))
+      .map((c) => ({type: 'tool_call' as const, callId: c.id || newCallId(), name: c.name, arguments: c.args || '{}'}))
   }
 }
 

@@ -184,13 +184,14 @@ describe('decoding recorded streams', () => {
     ])
   })
 
-  it('gemini: thought parts are not answer text; functionCall parts become tool calls; thinking tokens count as output', async () => {
+  it('gemini: thought parts are not answer text; functionCall parts become tool calls with their thought signature; thinking tokens count as output', async () => {
     fake.replay({body: fixture('gemini-function-call.sse')})
     const out = await run(targetFor(fake, 'gemini'))
     expect(out.error).toBeUndefined()
     expect(out.events).toEqual([
       {type: 'delta', text: 'Let me look that up.'},
-      {type: 'tool_call', callId: 'call_0', name: 'get_weather', arguments: '{"city":"Paris"}'},
+      // Gemini sends no call id: a fresh one, unique within the session (approvals name calls by id).
+      {type: 'tool_call', callId: expect.stringMatching(/^call_[0-9a-f]{24}$/), name: 'get_weather', arguments: '{"city":"Paris"}', signature: 'CiQB0e2Kb2wZ'},
       {type: 'done', finishReason: 'tool_calls', usage: {inputTokens: 40, outputTokens: 33}},
     ])
   })
