@@ -20,7 +20,8 @@ function buildRequest(input: TurnInput): HttpRequestSpec {
   const messages: Record<string, unknown>[] = []
   if (input.system) messages.push({role: 'system', content: input.system})
   for (const m of input.messages) {
-    if (m.role === 'tool') messages.push({role: 'tool', tool_call_id: m.callId, content: m.content})
+    // No error flag in this dialect: a failed call's result says so in its text.
+    if (m.role === 'tool') messages.push({role: 'tool', tool_call_id: m.callId, content: m.isError ? `Error: ${m.content}` : m.content})
     else if (m.role === 'assistant' && m.toolCalls && m.toolCalls.length > 0) {
       messages.push({
         role: 'assistant',

@@ -30,6 +30,10 @@ export interface ToolCall {
 export type ChatMessage =
   | {role: 'user'; content: string}
   | {role: 'assistant'; content: string; toolCalls?: ToolCall[]}
+  /**
+   * A call's result. `isError` is sent as the dialect's flag (Anthropic `is_error`, Gemini's
+   * `error` response); OpenAI has none, so its content goes as `Error: <content>`.
+   */
   | {role: 'tool'; callId: string; name: string; content: string; isError?: boolean}
 
 export interface ProviderTarget {

@@ -63,7 +63,7 @@ describe('tool history on the wire', () => {
         ],
       },
       {role: 'tool', tool_call_id: 'c1', content: 'alpha'},
-      {role: 'tool', tool_call_id: 'c2', content: 'malformed arguments'},
+      {role: 'tool', tool_call_id: 'c2', content: 'Error: malformed arguments'},
       {role: 'assistant', content: 'a.txt says alpha.'},
       {role: 'user', content: 'thanks'},
     ])
