@@ -119,6 +119,7 @@ class AnthropicDecoder implements StreamDecoder {
   private stopReason: string | undefined
   private usage: Usage = {inputTokens: 0, outputTokens: 0}
   private tools = new Map<number, ToolBlock>()
+  private calls = 0
 
   constructor(private readonly target: ProviderTarget) {}
 
@@ -156,6 +157,7 @@ class AnthropicDecoder implements StreamDecoder {
         const tool = this.tools.get(index)
         if (!tool) return []
         this.tools.delete(index)
+        this.calls += 1
         const args = tool.json || (tool.initial && typeof tool.initial === 'object' ? JSON.stringify(tool.initial) : '{}')
         return [{type: 'tool_call', callId: tool.id, name: tool.name, arguments: args}]
       }
@@ -167,7 +169,8 @@ class AnthropicDecoder implements StreamDecoder {
       }
       case 'message_stop': {
         this.complete = true
-        const reason = this.stopReason === undefined ? 'stop' : (STOP_REASON[this.stopReason] ?? this.stopReason.toLowerCase())
+        let reason = this.stopReason === undefined ? 'stop' : (STOP_REASON[this.stopReason] ?? this.stopReason.toLowerCase())
+        if (reason === 'stop' && this.calls > 0) reason = 'tool_calls'
         return [{type: 'done', finishReason: reason, usage: {...this.usage}}]
       }
       case 'error': {

@@ -172,7 +172,9 @@ class OpenAIDecoder implements StreamDecoder {
   private finish(): ProviderEvent[] {
     const out = this.flushToolCalls()
     this.complete = true
-    const finishReason = this.finishReason ?? (this.calls.size > 0 ? 'tool_calls' : 'stop')
+    // Some compatible servers end a response with calls with `stop`: it is still a tool round.
+    let finishReason = this.finishReason ?? 'stop'
+    if (finishReason === 'stop' && this.calls.size > 0) finishReason = 'tool_calls'
     out.push({type: 'done', finishReason, usage: {...this.usage}})
     return out
   }

@@ -207,6 +207,26 @@ describe('decoding recorded streams', () => {
     ])
   })
 
+  it('openai-compatible: tool-call fragments without index (a new id starts a call) and a finish reason of stop still make a tool round', async () => {
+    const chunk = (delta: unknown, finish: string | null = null): string => `data: ${JSON.stringify({choices: [{index: 0, delta, finish_reason: finish}]})}\n\n`
+    fake.replay({
+      body:
+        chunk({content: 'ok '}) +
+        chunk({tool_calls: [{id: 'call_1', type: 'function', function: {name: 'a', arguments: '{"x"'}}]}) +
+        chunk({tool_calls: [{function: {arguments: ':1}'}}]}) +
+        chunk({tool_calls: [{id: 'call_2', type: 'function', function: {name: 'b', arguments: '{}'}}]}) +
+        chunk({}, 'stop') +
+        'data: [DONE]\n\n',
+    })
+    const out = await run(targetFor(fake, 'openai', {id: 'ollama'}))
+    expect(out.events).toEqual([
+      {type: 'delta', text: 'ok '},
+      {type: 'tool_call', callId: 'call_1', name: 'a', arguments: '{"x":1}'},
+      {type: 'tool_call', callId: 'call_2', name: 'b', arguments: '{}'},
+      {type: 'done', finishReason: 'tool_calls', usage: {inputTokens: 0, outputTokens: 0}},
+    ])
+  })
+
   it('openai-compatible: an error chunk mid-stream (OpenRouter style) is PROVIDER_ERROR with its code', async () => {
     fake.replay({
       body: 'data: {"choices":[{"index":0,"delta":{"content":"par"},"finish_reason":null}]}\n\ndata: {"error":{"code":502,"message":"Upstream provider returned an error"},"choices":[{"index":0,"delta":{},"finish_reason":"error"}]}\n\n',
