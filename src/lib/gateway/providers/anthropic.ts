@@ -64,9 +64,25 @@ function buildRequest(input: TurnInput): HttpRequestSpec {
   }
   if (input.system) body.system = input.system
   body.messages = anthropicMessages(input.messages)
-  if (input.tools && input.tools.length > 0) {
-    body.tools = input.tools.map((t) => ({name: t.name, ...(t.description ? {description: t.description} : {}), input_schema: t.parameters}))
+  const tools: Record<string, unknown>[] = (input.tools ?? []).map((t) => ({
+    name: t.name,
+    ...(t.description ? {description: t.description} : {}),
+    input_schema: t.parameters,
+  }))
+  // A request whose history has tool_use blocks must define those tools, even when they are no
+  // longer offered (a server removed or failing, tools off): they are declared as unavailable,
+  // and with nothing offered at all the model may not call any.
+  const offered = new Set(tools.map((t) => t.name))
+  for (const m of input.messages) {
+    if (m.role !== 'assistant') continue
+    for (const call of m.toolCalls ?? []) {
+      if (offered.has(call.name)) continue
+      offered.add(call.name)
+      tools.push({name: call.name, description: 'No longer available: do not call.', input_schema: {type: 'object', properties: {}}})
+    }
   }
+  if (tools.length > 0) body.tools = tools
+  if (tools.length > 0 && !(input.tools && input.tools.length > 0)) body.tool_choice = {type: 'none'}
   body.stream = true
   const headers: Record<string, string> = {
     'content-type': 'application/json',

@@ -110,7 +110,7 @@ export function normalizeConversation(messages: readonly ChatMessage[]): ChatMes
     if (out.length === 0) continue // no leading assistant message
     if (answered.length === 0 && m.content.trim() === '') continue
     const last = out.at(-1)!
-    let message: Extract<ChatMessage, {role: 'assistant'}> = {role: 'assistant', content: m.content}
+    let message: Extract<ChatMessage, {role: 'assistant'}> = {role: 'assistant', content: m.content.trim() === '' ? '' : m.content}
     if (last.role === 'assistant') {
       // Only a text message can be last here (calls are always followed by their results).
       out.pop()

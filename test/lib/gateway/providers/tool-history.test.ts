@@ -111,6 +111,17 @@ describe('tool history on the wire', () => {
     ])
   })
 
+  it('anthropic: tools used in the history but no longer offered are declared as unavailable; with none offered, tool_choice none', () => {
+    const none = body('anthropic', HISTORY, [])
+    expect(none.tools).toEqual([{name: 'fs__read_file', description: 'No longer available: do not call.', input_schema: {type: 'object', properties: {}}}])
+    expect(none.tool_choice).toEqual({type: 'none'})
+    const other: ToolSpec = {name: 'web__get', parameters: {type: 'object', properties: {url: {type: 'string'}}}}
+    const some = body('anthropic', HISTORY, [other])
+    expect(some.tools.map((t: {name: string}) => t.name)).toEqual(['web__get', 'fs__read_file'])
+    expect(some.tool_choice).toBeUndefined()
+    expect(body('anthropic', [{role: 'user', content: 'hi'}], [])).not.toHaveProperty('tools')
+  })
+
   it('gemini: model functionCall parts (first with its signature), functionResponse parts in one user turn, output or error', () => {
     const b = body('gemini', HISTORY)
     expect(b.contents).toEqual([
