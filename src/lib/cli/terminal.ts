@@ -64,3 +64,23 @@ export async function styles(opts: TerminalOptions = {}) {
   const chalk = new Chalk({level: canDecorate(opts) ? 1 : 0})
   return chalk
 }
+
+/**
+ * Text that comes from outside (a model, an MCP server, a tool's arguments or result, a gateway's
+ * error) made safe to print on a terminal: C0 control characters (except newline and tab with
+ * `multiline`), DEL, C1 control characters and the bidirectional overrides become visible
+ * placeholders (`␛`, `\x9b`, `\u202e`), so no escape sequence (colours, cursor moves, OSC 52
+ * clipboard writes, hyperlinks, a reordered line) reaches the terminal. Without `multiline` the
+ * text is made one line: newlines, tabs and carriage returns become spaces (runs collapse).
+ * See docs/SECURITY.md.
+ */
+export function neutralizeControls(text: string, opts: {multiline?: boolean} = {}): string {
+  const flat = opts.multiline ? text : text.replace(/[\t\n\r\v\f]+/g, ' ')
+  return flat.replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]|\n|\t/g, (c) => {
+    const code = c.charCodeAt(0)
+    if (c === '\n' || c === '\t') return opts.multiline ? c : ' '
+    if (code < 0x20) return String.fromCharCode(0x2400 + code) // Control Pictures: ␀ … ␛ …
+    if (code === 0x7f) return '\u2421' // ␡
+    return code <= 0xff ? `\\x${code.toString(16)}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
