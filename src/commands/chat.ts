@@ -3,11 +3,13 @@ import {Args, Errors, Flags} from '@oclif/core'
 import {sharedFlags} from '../lib/cli/base-command.js'
 import {isLobuError} from '../lib/cli/errors.js'
 import {GatewayCommand} from '../lib/cli/gateway-command.js'
-import {canDecorate, startSpinner, styles} from '../lib/cli/terminal.js'
+import {canDecorate, canPrompt, startSpinner, styles} from '../lib/cli/terminal.js'
 
 export default class Chat extends GatewayCommand<typeof Chat> {
   static summary = 'Send a message to an agent and stream the reply'
   static description = `Streams the reply to stdout as it arrives. Without -t or -C every call starts a new thread; -t names a thread (created or resumed), -C resumes the last thread you used with this context and agent.
+
+Tool calls are shown on stderr, one dim line each (\`⚙ files.read_text_file {"path":"a.txt"}  ✓ 12 ms\`). A call to a tool that is not read-only, pre-approved (tools.pre_approved in lobu.toml) or granted earlier asks first: on a terminal you choose Allow once, for 1 hour, for 24 hours, Always or Deny (see and drop grants with \`lobu tools\`); with --auto-approve each such call is approved once; otherwise (no terminal, --json) it is denied and stderr says how to allow it.
 
 On the "local" context, when no gateway answers, an embedded one is started for this chat (same data dir, lock and auto-apply as \`lobu run\`) and stopped afterwards.
 
@@ -18,6 +20,8 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
     {description: 'Pipe the prompt from a file', command: 'cat question.md | <%= config.bin %> <%= command.id %> -a support'},
     {description: 'A named thread, then a follow-up in the same thread', command: '<%= config.bin %> <%= command.id %> -t ticket-42 "summarize the issue" && <%= config.bin %> <%= command.id %> -C "and the fix?"'},
     {description: 'One JSON object per event, for scripts', command: '<%= config.bin %> <%= command.id %> -c prod --json "status report"'},
+    {description: 'See which tools the agent would use, running none that writes', command: '<%= config.bin %> <%= command.id %> --dry-run "clean up the docs folder"'},
+    {description: 'In CI: allow each tool call that asks, once', command: '<%= config.bin %> <%= command.id %> --auto-approve "update the changelog"'},
   ]
 
   static args = {
@@ -29,7 +33,10 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
     thread: Flags.string({char: 't', description: 'Thread to create or resume (letters, digits, . _ : -; at most 128)'}),
     new: Flags.boolean({description: 'With --thread: start that thread afresh (its history is deleted)'}),
     continue: Flags.boolean({char: 'C', description: 'Resume the last thread used with this context and agent', exclusive: ['thread']}),
-    'dry-run': Flags.boolean({description: 'Skip side-effecting tool calls; the turn still runs and history is kept'}),
+    'dry-run': Flags.boolean({
+      description: 'Run no tool that has side effects: every tool not marked read-only is answered "skipped (dry run)" (even pre-approved or with --auto-approve); the turn runs and history is kept',
+    }),
+    'auto-approve': Flags.boolean({description: 'Approve, once each, every tool call that asks for approval (no question)'}),
     boot: Flags.boolean({default: true, allowNo: true, description: 'Start an embedded gateway when the local one is not running (--no-boot: fail instead)'}),
     timeout: Flags.integer({min: 1, default: 300, description: 'Give up after this many seconds without any event'}),
   }
@@ -63,6 +70,9 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
         forceNew: flags.new,
         continue: flags.continue,
         dryRun: flags['dry-run'],
+        autoApprove: flags['auto-approve'],
+        // A prompt read from stdin leaves no terminal to answer a question on.
+        canPrompt: canPrompt({json}) && args.prompt !== undefined && args.prompt !== '-',
         timeoutSec: flags.timeout,
         boot: flags.boot,
         ctx,
@@ -77,6 +87,7 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
           stderr: process.stderr,
           spinner: () => startSpinner('Thinking…', {json}),
           dim: dim && ((text) => dim(text)),
+          width: process.stderr.isTTY ? process.stderr.columns : undefined,
         },
       })
     } finally {

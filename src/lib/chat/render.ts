@@ -1,8 +1,8 @@
 /**
  * How `lobu chat` shows a turn.
  *
- * - human: a spinner on stderr (TTY only) until the first text; text deltas raw to stdout; one
- *   dim stderr line per tool call; a final newline;
+ * - human: a spinner on stderr (TTY only) until the first text; text deltas raw to stdout; a
+ *   final newline (tool events are shown by ./tools.ts, loaded on the first one);
  * - json: one JSON object per event on stdout (`{"id","event","data"}`), nothing else.
  */
 import type {ChatEvent} from './stream.js'
@@ -17,6 +17,11 @@ export interface Spinner {
 
 export interface Renderer {
   event(event: ChatEvent): void
+  /**
+   * Before something else writes to the terminal (a tool line, a question): stop the spinner and
+   * end the open stdout line.
+   */
+  pause(): void
   /** A line of progress on stderr (not in --json mode). */
   note(line: string): void
   /** End the output (stop the spinner, end the line). Idempotent. */
@@ -31,11 +36,6 @@ export interface HumanRendererOptions {
   dim?: (text: string) => string
   /** Print usage (tokens, provider, model) after the answer. */
   verbose?: boolean
-}
-
-function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim()
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat
 }
 
 export function humanRenderer(opts: HumanRendererOptions): Renderer {
@@ -70,13 +70,6 @@ export function humanRenderer(opts: HumanRendererOptions): Renderer {
           lastChar = text.at(-1) ?? lastChar
           break
         }
-        case 'tool_call': {
-          stopSpinner()
-          endLine()
-          const args = typeof ev.data.arguments === 'string' ? ev.data.arguments : JSON.stringify(ev.data.arguments ?? {})
-          opts.stderr.write(dim(`↳ tool ${String(ev.data.name ?? '?')}(${oneLine(args, 80)})`) + '\n')
-          break
-        }
         case 'done': {
           stopSpinner()
           endLine()
@@ -93,6 +86,10 @@ export function humanRenderer(opts: HumanRendererOptions): Renderer {
         default:
           break
       }
+    },
+    pause() {
+      stopSpinner()
+      endLine()
     },
     note(line) {
       opts.stderr.write(line + '\n')
@@ -111,6 +108,7 @@ export function jsonRenderer(stdout: Output): Renderer {
     event(ev) {
       stdout.write(JSON.stringify({...(ev.id === undefined ? {} : {id: ev.id}), event: ev.event, data: ev.data}) + '\n')
     },
+    pause() {},
     note() {},
     finish() {},
   }

@@ -11,6 +11,10 @@ import {checkState, getLastThread, setLastThread, type Env, type ResolvedContext
 import {type EnsuredGateway, isLoopbackUrl, openLocalSession} from './gateway.js'
 import {humanRenderer, jsonRenderer, type Output, type Renderer, type Spinner} from './render.js'
 import {ChatInterrupted, followTurn, type ChatEvent} from './stream.js'
+import type {AskApproval, ToolActivity} from './tools.js'
+
+/** Events that load the tool display and approvals (./tools.ts). */
+const TOOL_EVENTS = new Set(['tool_call', 'approval_required', 'tool_result'])
 
 export interface ChatOptions {
   prompt: string
@@ -20,7 +24,17 @@ export interface ChatOptions {
   forceNew?: boolean
   /** Resume the last thread used with this context and agent. */
   continue?: boolean
+  /** Tools that are not read-only are answered "skipped (dry run)" and never run. */
   dryRun?: boolean
+  /** Approve, once each, every tool call that asks (never a question). */
+  autoApprove?: boolean
+  /**
+   * Whether a tool call that needs approval may be asked about on the terminal (the command
+   * decides, with canPrompt). Otherwise, without autoApprove, such calls are denied.
+   */
+  canPrompt?: boolean
+  /** The approval question (default: an @inquirer select on stderr). */
+  ask?: AskApproval
   /** Idle timeout in seconds. */
   timeoutSec: number
   /** Boot the embedded gateway when the local context does not answer. */
@@ -44,6 +58,8 @@ export interface ChatOptions {
     /** Starts a spinner on stderr (undefined when stderr is not a terminal). */
     spinner?: () => Promise<Spinner | undefined>
     dim?: (text: string) => string
+    /** Columns of stderr when it is a terminal (tool lines are cut to it). */
+    width?: number
   }
   /** For state.json (default process.env). */
   env?: Env
@@ -122,6 +138,7 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
   let gateway: EnsuredGateway = {booted: false}
   let session: SessionAnswer | undefined
   let renderer: Renderer | undefined
+  let tools: ToolActivity | undefined
   try {
     let client: ApiClient
     if (ctx.name === 'local' && isLoopbackUrl(ctx.url)) {
@@ -152,6 +169,27 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
       : humanRenderer({stdout: output.stdout, stderr: output.stderr, spinner: await output.spinner?.(), dim, verbose: output.verbose})
     const r = renderer
     let messageId: string | undefined
+    const agentId = session.agentId
+    // Loaded on the turn's first tool event; from then on every event goes through it.
+    const startTools = async (ev: ChatEvent) => {
+      const {toolActivity} = await import('./tools.js')
+      tools = toolActivity({
+        renderer: r,
+        json: output.json,
+        stderr: output.stderr,
+        dim,
+        width: output.width,
+        mode: opts.autoApprove ? 'auto' : opts.canPrompt && !output.json ? 'prompt' : 'deny',
+        ask: opts.ask,
+        agentId,
+        signal: opts.signal,
+        decide: async (callId, decision) => {
+          const route = `/api/v1/sessions/${encodeURIComponent(sessionKey)}/approvals/${encodeURIComponent(callId)}`
+          await client.post(route, {decision}, {signal: opts.signal})
+        },
+      })
+      return tools.event(ev)
+    }
     const terminal = await followTurn({
       client,
       sessionKey,
@@ -162,10 +200,16 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
       reconnectDelayMs: opts.reconnectDelayMs,
       onEvent: (ev) => {
         if (typeof ev.data.messageId === 'string') messageId = ev.data.messageId
+        if (tools) return tools.event(ev)
+        if (TOOL_EVENTS.has(ev.event)) return startTools(ev)
         r.event(ev)
       },
-      onReconnect: (n) => stderrLine(dim(`The stream dropped: reconnecting (${n})…`)),
+      onReconnect: (n) => {
+        tools?.flush()
+        stderrLine(dim(`The stream dropped: reconnecting (${n})…`))
+      },
     })
+    tools?.finish()
     r.finish()
     if (terminal.event === 'error') {
       const err = errorFromEvent(terminal.data)
@@ -176,6 +220,7 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
     if (opts.signal.aborted && !(err instanceof ChatInterrupted)) throw new ChatInterrupted()
     throw err
   } finally {
+    tools?.finish()
     renderer?.finish()
     // Remembered for -C once the turn is over (whatever its outcome): not on the way to the first token.
     if (session) rememberThread(ctx, session, env, output.stderr)

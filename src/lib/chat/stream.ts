@@ -22,7 +22,11 @@ export interface FollowOptions {
   idleMs: number
   /** Ctrl-C. */
   signal: AbortSignal
-  onEvent(event: ChatEvent): void
+  /**
+   * Each event of the turn. When it returns a promise (a question to the user, a decision to send)
+   * the stream is not read until it settles, and that time does not count as idle.
+   */
+  onEvent(event: ChatEvent): void | Promise<void>
   /** Told before each reconnect attempt. */
   onReconnect?(attempt: number): void
   /** Reconnect attempts after a drop (default 3); each event received resets the count. */
@@ -114,7 +118,12 @@ export async function followTurn(opts: FollowOptions): Promise<ChatEvent> {
         reconnects = 0
         const event: ChatEvent = {event: raw.event, data}
         if (raw.id !== undefined) event.id = raw.id
-        opts.onEvent(event)
+        const handled = opts.onEvent(event)
+        if (handled) {
+          clearTimeout(timer)
+          await handled
+          arm()
+        }
         if (isTerminal(raw.event)) return event
         if (opts.signal.aborted) throw new ChatInterrupted()
       }

@@ -72,7 +72,7 @@ describe('renderers', () => {
   }
   const ev = (event: string, data: Record<string, unknown>, id?: string): ChatEvent => ({event, data: {messageId: 'm', ...data}, ...(id ? {id} : {})})
 
-  it('human: deltas raw to stdout, tool calls as one stderr line, the spinner stops at the first text, a final newline', () => {
+  it('human: deltas raw to stdout, pause() ends the open line (before a tool line), the spinner stops at the first text, a final newline', () => {
     const out = sink()
     const err = sink()
     let spinning = true
@@ -82,12 +82,13 @@ describe('renderers', () => {
     r.event(ev('delta', {text: 'Hel'}))
     expect(spinning).toBe(false)
     r.event(ev('delta', {text: 'lo'}))
-    r.event(ev('tool_call', {callId: 'c', name: 'search', arguments: '{"q":"x"}'}))
+    r.pause()
+    r.pause()
     r.event(ev('delta', {text: 'done.\n'}))
     r.event(ev('done', {finishReason: 'stop', usage: {inputTokens: 1, outputTokens: 2}}))
     r.finish()
     expect(out.text).toBe('Hello\ndone.\n')
-    expect(err.text).toBe('↳ tool search({"q":"x"})\n')
+    expect(err.text).toBe('')
   })
 
   it('json: one object per event and nothing else', () => {
@@ -144,7 +145,7 @@ describe('followTurn', () => {
       content: 'hi',
       idleMs: 5_000,
       signal: new AbortController().signal,
-      onEvent: (e) => seen.push(e),
+      onEvent: (e) => void seen.push(e),
       onReconnect: (n) => reconnects.push(n),
     })
     expect(terminal.event).toBe('done')
