@@ -90,7 +90,7 @@ describe('lobu tools and tool calls in lobu chat', () => {
     const auto = await lobu(['chat', '-a', 'support', '--auto-approve', 'write a.txt'])
     expect(auto.exitCode, auto.stderr).toBe(0)
     expect(gw.decisions.map((d) => d.decision)).toEqual(['once'])
-    expect(errOf(auto)).toBe('⚙ files.write_file {"path":"a.txt","content":"hi"}\n⚙ files.write_file ✓ 12 ms\n')
+    expect(errOf(auto)).toBe('⚙ files.write_file {"path":"a.txt","content":"hi"} ✓ 12 ms\n')
 
     gw.turns.push(oneToolTurn({approval: true}))
     const dry = await lobu(['chat', '-a', 'support', '--dry-run', '--auto-approve', 'write a.txt'])

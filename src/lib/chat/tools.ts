@@ -234,6 +234,7 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
     const pattern = neutralizeControls(toolPattern(req.server, req.tool))
     if (hinted.has(pattern)) return
     hinted.add(pattern)
+    if (!opts.json) settle()
     const label = neutralizeControls(`${req.server}.${req.tool}`)
     const why = opts.json ? 'lobu chat --json never asks' : 'there is no terminal to ask on'
     line(`Denied ${label}: it needs approval and ${why}.`)
@@ -245,6 +246,7 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
 
   const question = async (req: ApprovalRequest): Promise<Decision | undefined> => {
     const label = neutralizeControls(`${req.server}.${req.tool}`)
+    settle()
     line(`${label} needs your approval (MCP server ${neutralizeControls(req.server)}, tool ${neutralizeControls(req.tool)}), arguments:`)
     for (const l of argumentLines(req.arguments, width)) line(l)
     const expires = req.expiresAt ? Date.parse(req.expiresAt) : Number.NaN
@@ -265,7 +267,7 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
   const onApproval = async (data: Record<string, unknown>) => {
     const req = approvalRequest(data)
     if (!req) return
-    if (!opts.json) settle()
+    // Only what writes settles the terminal: with --auto-approve the result still ends the call's line.
     let decision: Decision | undefined
     if (mode === 'auto') {
       decision = 'once'
@@ -281,6 +283,7 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
     } catch (error) {
       const e = error as {status?: unknown; code?: unknown}
       if (e.status === 409 || e.code === 'ALREADY_DECIDED') {
+        if (!opts.json) settle()
         line(dim(`The call to ${neutralizeControls(`${req.server}.${req.tool}`)} was already decided (or has expired)`))
         return
       }

@@ -381,7 +381,7 @@ describe('runChat with tools, against a loopback gateway', () => {
     const r = await chat({canPrompt: true, autoApprove: true, ask: async () => (asked++, 'deny')})
     expect(asked).toBe(0)
     expect(gw.decisions.map((d) => d.decision)).toEqual(['once'])
-    expect(r.err).toBe('⚙ files.write_file {"path":"a.txt","content":"hi"}\n⚙ files.write_file ✓ 12 ms\n')
+    expect(r.err).toBe('⚙ files.write_file {"path":"a.txt","content":"hi"} ✓ 12 ms\n')
   })
 
   it('a read-only call asks nothing: one line with its result', async () => {
@@ -428,5 +428,16 @@ describe('runChat with tools, against a loopback gateway', () => {
     })
     expect(r.out).toBe('done\n')
     expect(gw.decisions.map((d) => d.decision)).toEqual(['once'])
+  })
+})
+
+describe('cutToWidth on large text', () => {
+  it('a huge argument is cut without measuring all of it, ASCII or not', () => {
+    const ascii = 'a'.repeat(5_000_000)
+    expect(cutToWidth(ascii, 10)).toBe('aaaaaaaaa…')
+    const wide = '日'.repeat(1_000_000)
+    expect(cutToWidth(wide, 10)).toBe('日日日日…')
+    // One grapheme longer than the measured head is not split.
+    expect(cutToWidth('e' + '\u0301'.repeat(100), 3)).toBe('…')
   })
 })
