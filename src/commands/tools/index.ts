@@ -1,6 +1,6 @@
 import {sharedFlags} from '../../lib/cli/base-command.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
-import {canDecorate, styles} from '../../lib/cli/terminal.js'
+import {canDecorate, startSpinner, styles} from '../../lib/cli/terminal.js'
 import type {AgentTools} from '../../lib/tools/index.js'
 
 export default class Tools extends GatewayCommand<typeof Tools> {
@@ -30,7 +30,15 @@ The gateway connects your servers if needed. Drop grants with \`lobu tools revok
     const ctx = await this.context()
     const project = ctx.name === 'local' ? await this.projectIfAny() : undefined
     const agentId = chooseAgent(this.flags.agent, ctx, project) ?? 'default'
-    const data = await listTools(await this.client(), agentId)
+    const client = await this.client()
+    // The gateway may have to start the agent's servers first.
+    const spinner = await startSpinner(`Listing the tools of ${agentId}…`, {json})
+    let data: AgentTools
+    try {
+      data = await listTools(client, agentId)
+    } finally {
+      spinner.stop()
+    }
     if (!json) {
       const chalk = canDecorate({json}) ? await styles({json}) : undefined
       const width = process.stdout.isTTY ? process.stdout.columns : undefined

@@ -72,7 +72,6 @@ export async function styles(opts: TerminalOptions = {}) {
  * placeholders (`␛`, `\x9b`, `\u202e`), so no escape sequence (colours, cursor moves, OSC 52
  * clipboard writes, hyperlinks, a reordered line) reaches the terminal. Without `multiline` the
  * text is made one line: newlines, tabs and carriage returns become spaces (runs collapse).
- * See docs/SECURITY.md.
  */
 export function neutralizeControls(text: string, opts: {multiline?: boolean} = {}): string {
   const flat = opts.multiline ? text : text.replace(/[\t\n\r\v\f]+/g, ' ')
