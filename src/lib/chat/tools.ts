@@ -244,7 +244,7 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
     )
   }
 
-  const question = async (req: ApprovalRequest): Promise<Decision | undefined> => {
+  const question = async (req: ApprovalRequest): Promise<Decision> => {
     const label = neutralizeControls(`${req.server}.${req.tool}`)
     settle()
     line(`${label} needs your approval (MCP server ${neutralizeControls(req.server)}, tool ${neutralizeControls(req.tool)}), arguments:`)
@@ -257,8 +257,9 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
     } catch (error) {
       if (opts.signal.aborted || errorName(error) === 'ExitPromptError') throw new ChatInterrupted()
       if (expiry?.aborted) {
-        line(dim(`No answer before the approval expired: the gateway denies ${label}`))
-        return undefined
+        // Denied here too, so that a clock ahead of the gateway's never leaves the turn waiting.
+        line(dim(`No answer before the approval expired: ${label} is denied`))
+        return 'deny'
       }
       throw error
     }
@@ -268,7 +269,7 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
     const req = approvalRequest(data)
     if (!req) return
     // Only what writes settles the terminal: with --auto-approve the result still ends the call's line.
-    let decision: Decision | undefined
+    let decision: Decision
     if (mode === 'auto') {
       decision = 'once'
     } else if (mode === 'deny') {
@@ -277,7 +278,6 @@ export function toolActivity(opts: ToolActivityOptions): ToolActivity {
     } else {
       decision = await question(req)
     }
-    if (decision === undefined) return
     try {
       await opts.decide(req.callId, decision)
     } catch (error) {

@@ -250,12 +250,12 @@ describe('toolActivity: approvals in each mode', () => {
     expect(a.decided).toEqual([['c1', 'once']])
   })
 
-  it('an approval that expires while asking is left to the gateway (no decision sent)', async () => {
+  it('an approval that expires while asking closes the question and is denied', async () => {
     const hang: AskApproval = (_req, signal) =>
       new Promise((_, reject) => signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), {name: 'AbortPromptError'}))))
     const {activity, decided, err} = make('prompt', {ask: hang})
     await activity.event(approval('c1', {expiresAt: new Date(Date.now() + 50).toISOString()}))
-    expect(decided).toEqual([])
+    expect(decided).toEqual([['c1', 'deny']])
     expect(err.text).toContain('No answer before the approval expired')
   })
 
