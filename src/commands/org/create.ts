@@ -3,7 +3,7 @@ import {isatty} from 'node:tty'
 
 import {Args, Flags} from '@oclif/core'
 
-import {UsageError} from '../../lib/cli/errors.js'
+import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 
 interface CreatedOrg {

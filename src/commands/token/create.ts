@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {UsageError} from '../../lib/cli/errors.js'
+import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 import {listContexts, setContext, validateContextName} from '../../lib/context/index.js'
 import {formatExpiry} from '../../lib/credentials/format.js'

@@ -10,7 +10,7 @@
  */
 import path from 'node:path'
 
-import {OperationError} from '../cli/errors.js'
+import {OperationError} from '../core/errors.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'

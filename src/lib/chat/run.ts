@@ -4,7 +4,7 @@
  */
 import {randomBytes} from 'node:crypto'
 
-import {NoModelError, OperationError, type LobuError} from '../cli/errors.js'
+import {NoModelError, OperationError, type LobuError} from '../core/errors.js'
 import type {ApiClient} from '../client/index.js'
 import type {Project} from '../config/index.js'
 import {checkState, getLastThread, setLastThread, type Env, type ResolvedContext} from '../context/index.js'

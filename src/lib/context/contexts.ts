@@ -1,6 +1,6 @@
 import {join} from 'node:path'
 
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 import {forgetToken} from '../credentials/store.js'
 import {Env, configDir, ensureConfigDir, readJsonFile, toJsonFile, writeFileAtomic} from './files.js'
 import {forgetContextState} from './state.js'

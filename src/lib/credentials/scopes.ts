@@ -1,4 +1,4 @@
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 // One list of scopes for the CLI and the gateway (that module imports nothing).
 import {DEFAULT_SCOPES, SCOPES, type Scope, isScope} from '../gateway/auth/scopes.js'
 

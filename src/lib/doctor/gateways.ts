@@ -5,7 +5,7 @@
  * (or of --context) fail; problems of the other contexts are warnings.
  */
 import {projectHealthId} from '../chat/gateway.js'
-import {LobuError} from '../cli/errors.js'
+import {LobuError} from '../core/errors.js'
 import type {Project} from '../config/index.js'
 import {type ContextInfo, listContexts, resolveContext} from '../context/index.js'
 import {formatExpiry} from '../credentials/format.js'

@@ -1,7 +1,7 @@
 /** Checks of the project in the working directory: lobu.toml, its `$NAME` references, provider keys. */
 import path from 'node:path'
 
-import {LobuError} from '../cli/errors.js'
+import {LobuError} from '../core/errors.js'
 import {
   ConfigError,
   type Project,

@@ -14,7 +14,7 @@ import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
 import {getStoredToken, saveToken} from '../credentials/index.js'
 import type {RunningGateway} from '../gateway/server.js'
 import {redactDatabaseUrl} from '../gateway/store/postgres.js'
-import {trace} from '../cli/trace.js'
+import {trace} from '../core/trace.js'
 
 export const DEFAULT_PORT = 8787
 

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
 
-import {LobuError, OperationError, UsageError} from '../cli/errors.js'
+import {LobuError, OperationError, UsageError} from '../core/errors.js'
 import {CATALOG, type CatalogEntry, catalogEntry} from '../gateway/providers/catalog.js'
 import {dotenvLine, dotenvValue, mergeDotenv, mergeGitignore} from './files.js'
 import {AGENT_ID_RE, defaultAgentId, makeProjectId, slugify, titleFromId} from './ids.js'

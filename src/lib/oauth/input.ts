@@ -2,7 +2,7 @@
  * Inputs of the oauth commands: secrets from stdin (never from a flag value: flags leak into
  * shell history and `ps`), the agent a connection is for, and user codes typed by hand.
  */
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 import {canPrompt} from '../cli/terminal.js'
 import type {ResolvedContext} from '../context/index.js'
 

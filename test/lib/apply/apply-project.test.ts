@@ -62,7 +62,7 @@ describe('applyProject (lobu run auto-apply)', () => {
 
   it('throws exit 2 for a missing $NAME before any request', async () => {
     const client = fake(changes)
-    await expect(applyProject({client, project: await project(true), env: {}})).rejects.toMatchObject({exitCode: 2})
+    await expect(applyProject({client, project: await project(true), env: {}})).rejects.toMatchObject({kind: 'usage'})
     expect(client.requests).toEqual([])
   })
 })

@@ -6,7 +6,8 @@ import * as path from 'node:path'
 import {parse} from 'smol-toml'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {EXIT, LobuError, OperationError, UsageError} from '../../../src/lib/cli/errors.js'
+import {EXIT, exitCodeOf} from '../../../src/lib/cli/exit.js'
+import {LobuError, OperationError, UsageError} from '../../../src/lib/core/errors.js'
 import {loadProject, parseDotEnv, readAgentFiles, validateProject} from '../../../src/lib/config/index.js'
 import {CATALOG} from '../../../src/lib/gateway/providers/catalog.js'
 import {type InitOptions, PROJECT_ID_RE, initProject} from '../../../src/lib/init/index.js'
@@ -33,7 +34,7 @@ async function expectUsage(p: Promise<unknown>, message: RegExp): Promise<void> 
     (e: unknown) => e,
   )
   expect(error).toBeInstanceOf(UsageError)
-  expect((error as UsageError).exitCode).toBe(EXIT.usage)
+  expect(exitCodeOf((error as UsageError))).toBe(EXIT.usage)
   expect((error as UsageError).message).toMatch(message)
 }
 

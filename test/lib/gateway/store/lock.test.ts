@@ -82,7 +82,7 @@ describe('data-dir lock (S12)', () => {
     const locked = err as DataDirLockedError
     expect(locked.pid).toBe(holder.pid)
     expect(locked.url).toBe('http://127.0.0.1:9999')
-    expect(locked.exitCode).toBe(1)
+    expect(locked.kind).toBe('failed')
     expect(locked.message).toContain(`pid ${holder.pid}`)
     expect(locked.message).toContain('http://127.0.0.1:9999')
     // The holder's lock is untouched.
