@@ -3,16 +3,18 @@
  * render, confirm and apply. The oclif command and `lobu run`'s auto-apply are thin callers.
  */
 import type {Project} from '../config/types.js'
-import {buildDesiredState, projectIdOf} from './desired-state.js'
+import {projectIdOf} from '../config/project-id.js'
+import {buildDesiredState} from './desired-state.js'
 import {agentSummaryLines} from './render.js'
 import {type ApplyClient, type RunApplyResult, runApply} from './run.js'
 
-export {buildDesiredState, envRefName, literalSecretName, projectIdOf} from './desired-state.js'
+export {buildDesiredState, envRefName, literalSecretName} from './desired-state.js'
+export {projectIdOf} from '../config/project-id.js'
 export {agentSummaryLines, appliedLine, formatValue, hasChanges, plainStyle, renderPlan, summaryLine} from './render.js'
 export type {RenderStyle} from './render.js'
 export {APPLY_PATH, PLAN_PATH, runApply, silentIO} from './run.js'
 export type {ApplyClient, ApplyIO, RunApplyOptions, RunApplyResult} from './run.js'
-export type * from './types.js'
+export type * from '../contract/apply.js'
 
 export interface ApplyProjectOptions {
   client: ApplyClient

@@ -3,8 +3,8 @@
  * `local` over HTTP against the gateway just started, with prune when lobu.toml declares a
  * project id (prune only ever touches agents this project created). One line per agent.
  */
+import type {DesiredState} from '../contract/apply.js'
 import {agentSummaryLines, runApply} from '../apply/index.js'
-import type {DesiredState} from '../apply/types.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {RunningGateway} from '../gateway/server.js'

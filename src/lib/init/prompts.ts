@@ -4,7 +4,7 @@
  * (`@inquirer/prompts`, loaded only when a prompt is actually shown, writing to stderr).
  */
 import {LobuError} from '../core/errors.js'
-import {CATALOG, type CatalogEntry} from '../gateway/providers/catalog.js'
+import {CATALOG, type CatalogEntry} from '../contract/providers.js'
 
 export type Validate = (value: string) => true | string
 

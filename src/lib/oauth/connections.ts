@@ -5,7 +5,7 @@
  */
 import {OperationError, UsageError} from '../core/errors.js'
 import type {ApiClient} from '../client/api-client.js'
-import type {ConnectionView} from '../gateway/oauth/grants.js'
+import type {ConnectionView} from '../contract/api.js'
 import {canOpenBrowser, openBrowser} from './browser.js'
 import {defaultSleep} from './device.js'
 

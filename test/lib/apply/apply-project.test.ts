@@ -6,7 +6,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {applyProject} from '../../../src/lib/apply/index.js'
 import {APPLY_PATH, PLAN_PATH} from '../../../src/lib/apply/run.js'
-import type {Plan, PlanChange} from '../../../src/lib/apply/types.js'
+import type {Plan, PlanChange} from '../../../src/lib/contract/apply.js'
 import {loadProject} from '../../../src/lib/config/index.js'
 
 const dirs: string[] = []

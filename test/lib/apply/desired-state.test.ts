@@ -4,7 +4,8 @@ import path from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {buildDesiredState, literalSecretName, projectIdOf} from '../../../src/lib/apply/desired-state.js'
+import {buildDesiredState, literalSecretName} from '../../../src/lib/apply/desired-state.js'
+import {projectIdOf} from '../../../src/lib/config/project-id.js'
 import {loadProject} from '../../../src/lib/config/index.js'
 
 const dirs: string[] = []

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {OperationError} from '../../../src/lib/core/errors.js'
 import {APPLY_PATH, PLAN_PATH, runApply} from '../../../src/lib/apply/run.js'
-import type {ApplyResult, DesiredState, Plan, PlanChange} from '../../../src/lib/apply/types.js'
+import type {ApplyResult, DesiredState, Plan, PlanChange} from '../../../src/lib/contract/apply.js'
 
 const desired: DesiredState = {project: 'desk-3f9a2c', agents: [], secrets: {OPENAI_API_KEY: 'sk-secret'}}
 

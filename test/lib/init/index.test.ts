@@ -9,8 +9,9 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {EXIT, exitCodeOf} from '../../../src/lib/cli/exit.js'
 import {LobuError, OperationError, UsageError} from '../../../src/lib/core/errors.js'
 import {loadProject, parseDotEnv, readAgentFiles, validateProject} from '../../../src/lib/config/index.js'
-import {CATALOG} from '../../../src/lib/gateway/providers/catalog.js'
-import {type InitOptions, PROJECT_ID_RE, initProject} from '../../../src/lib/init/index.js'
+import {CATALOG} from '../../../src/lib/contract/providers.js'
+import {PROJECT_ID_PATTERN} from '../../../src/lib/contract/ids.js'
+import {type InitOptions, initProject} from '../../../src/lib/init/index.js'
 import {dotenvLine} from '../../../src/lib/init/files.js'
 import {formatSummary} from '../../../src/lib/init/output.js'
 import type {Prompter} from '../../../src/lib/init/prompts.js'
@@ -143,7 +144,7 @@ describe('initProject without prompts', () => {
     const out = await init({name: path.join('nested', 'Über Bot!')})
     expect(out.result.agent).toBe('uber-bot')
     expect(out.result.projectId).toBe('uber-bot-abc123')
-    expect(out.result.projectId).toMatch(PROJECT_ID_RE)
+    expect(out.result.projectId).toMatch(PROJECT_ID_PATTERN)
   })
 
   it('uses the current directory with "." or here', async () => {

@@ -2,11 +2,11 @@
  * Token service: mint, list and revoke personal access tokens of the caller (S1, S19).
  * Every query takes the caller's org and user ids.
  */
+import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scopes.js'
 import type {StoreTx, TokenRow} from '../store/types.js'
 import {badRequest, forbidden, notFound} from '../http/errors.js'
 import {authCacheOf, type AuthContext} from './authenticate.js'
 import {DEFAULT_EXPIRES_IN, InvalidExpiryError, expiryDate} from './expiry.js'
-import {SCOPES, isScope, normalizeScopes, type Scope} from './scopes.js'
 import {generateToken, hashToken} from './tokens.js'
 
 export interface CreatedToken {

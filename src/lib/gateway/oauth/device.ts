@@ -9,7 +9,7 @@
 import {hasScope, type AuthContext} from '../auth/authenticate.js'
 import {verifyPassword, hashPassword} from '../auth/password.js'
 import {DEFAULT_EXPIRES_IN, parseExpiresIn} from '../auth/expiry.js'
-import {SCOPES, isScope, normalizeScopes, type Scope} from '../auth/scopes.js'
+import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scopes.js'
 import {mintToken} from '../auth/token-service.js'
 import {badRequest, forbidden} from '../http/errors.js'
 import {oauthRepo, type DeviceCodeRow} from '../store/repos/oauth.js'

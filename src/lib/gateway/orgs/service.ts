@@ -3,7 +3,7 @@
  * agent and the owner's first token in ONE transaction; list orgs; add members.
  */
 import {ensureDefaultAgent} from '../agents/system-providers.js'
-import {OWNER_SCOPES} from '../auth/scopes.js'
+import {OWNER_SCOPES} from '../../contract/scopes.js'
 import {hashPassword} from '../auth/password.js'
 import {mintToken, toCreatedToken, type CreatedToken} from '../auth/token-service.js'
 import {conflict, isUniqueViolation, notFound} from '../http/errors.js'

@@ -12,7 +12,7 @@
  */
 import {decryptSecret} from '../crypto/index.js'
 import {findUserProviderKey} from '../oauth/grants.js'
-import {CATALOG, catalogEntry} from '../providers/catalog.js'
+import {CATALOG, catalogEntry} from '../../contract/providers.js'
 import {ProviderError, resolveTarget, type ProviderTarget} from '../providers/index.js'
 import type {AgentRow, ProviderSpec, StoreTx} from '../store/types.js'
 
