@@ -3,11 +3,11 @@
  * `$NAME` resolved client-side. Secret values leave the agent specs: a provider key becomes a
  * reference to an org secret, and the value travels once in `secrets` to be stored encrypted.
  */
+import type {McpSpec, ProviderSpec} from '../contract/agents.js'
+import type {DesiredAgent, DesiredState} from '../contract/apply.js'
 import {MissingEnvError, parseEnvRef, readAgentFiles, resolveEnvRefs} from '../config/index.js'
 import {projectIdOf} from '../config/project-id.js'
 import type {AgentConfig, McpConfig, Project, ProviderConfig} from '../config/types.js'
-import type {McpSpec, ProviderSpec} from '../contract/agents.js'
-import type {DesiredAgent, DesiredState} from '../contract/apply.js'
 
 type EnvLike = Record<string, string | undefined>
 

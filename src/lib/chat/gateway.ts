@@ -9,8 +9,8 @@
  * take the boot path. `ensureLocalGateway` is the check on its own (probe first).
  */
 
-import {projectIdOf} from '../config/project-id.js'
 import {OperationError} from '../core/errors.js'
+import {projectIdOf} from '../config/project-id.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'

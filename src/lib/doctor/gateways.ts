@@ -4,8 +4,8 @@
  * is probed concurrently with a short timeout. Problems of the context commands use by default
  * (or of --context) fail; problems of the other contexts are warnings.
  */
-import {projectIdOf} from '../config/project-id.js'
 import {LobuError} from '../core/errors.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/index.js'
 import {type ContextInfo, listContexts, resolveContext} from '../context/index.js'
 import {formatExpiry} from '../credentials/format.js'

@@ -9,14 +9,14 @@ import {mkdir} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import path from 'node:path'
 
-import {projectIdOf} from '../config/project-id.js'
 import {DEFAULT_PORT} from '../contract/defaults.js'
+import {trace} from '../core/trace.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/index.js'
 import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
 import {getStoredToken, saveToken} from '../credentials/index.js'
 import type {RunningGateway} from '../gateway/server.js'
 import {redactDatabaseUrl} from '../gateway/store/postgres.js'
-import {trace} from '../core/trace.js'
 
 
 export interface BootOptions {

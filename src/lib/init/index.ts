@@ -11,10 +11,10 @@
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
 
-import {AGENT_ID_PATTERN} from '../contract/ids.js'
 import {DEFAULT_PORT} from '../contract/defaults.js'
-import {LobuError, OperationError, UsageError} from '../core/errors.js'
+import {AGENT_ID_PATTERN} from '../contract/ids.js'
 import {CATALOG, type CatalogEntry, catalogEntry} from '../contract/providers.js'
+import {LobuError, OperationError, UsageError} from '../core/errors.js'
 import {dotenvLine, dotenvValue, mergeDotenv, mergeGitignore} from './files.js'
 import {defaultAgentId, makeProjectId, slugify, titleFromId} from './ids.js'
 import {type Answers, type Prompter, askQuestions, keyFromEnv, validateKey} from './prompts.js'

@@ -3,8 +3,8 @@
  * `Prompter` interface so tests can answer them; `inquirerPrompter()` is the real one
  * (`@inquirer/prompts`, loaded only when a prompt is actually shown, writing to stderr).
  */
-import {LobuError} from '../core/errors.js'
 import {CATALOG, type CatalogEntry} from '../contract/providers.js'
+import {LobuError} from '../core/errors.js'
 
 export type Validate = (value: string) => true | string
 

@@ -2,10 +2,10 @@
  * Inputs of the oauth commands: secrets from stdin (never from a flag value: flags leak into
  * shell history and `ps`), the agent a connection is for, and user codes typed by hand.
  */
-import {canPrompt} from '../cli/terminal.js'
-import type {ResolvedContext} from '../context/index.js'
 import {AGENT_ID_PATTERN} from '../contract/ids.js'
 import {UsageError} from '../core/errors.js'
+import {canPrompt} from '../cli/terminal.js'
+import type {ResolvedContext} from '../context/index.js'
 
 /** The 8-character alphabet of user codes (RFC 8628 §6.1, as the gateway draws them). */
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ'

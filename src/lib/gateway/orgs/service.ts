@@ -2,11 +2,12 @@
  * Organizations (team deployments, `admin` scope): create an org with its owner, its default
  * agent and the owner's first token in ONE transaction; list orgs; add members.
  */
-import {ensureDefaultAgent} from '../agents/system-providers.js'
 import {OWNER_SCOPES} from '../../contract/scopes.js'
+import {ensureDefaultAgent} from '../agents/system-providers.js'
 import {hashPassword} from '../auth/password.js'
 import {mintToken, toCreatedToken, type CreatedToken} from '../auth/token-service.js'
-import {conflict, isUniqueViolation, notFound} from '../http/errors.js'
+import {conflict, notFound} from '../http/errors.js'
+import {isUniqueViolation} from '../store/driver.js'
 import type {MemberRole, OrgRow, ProviderSpec, Store, StoreTx, UserRow} from '../store/types.js'
 
 export interface OrgView {

@@ -128,7 +128,10 @@ describe('data-dir lock (S12)', () => {
   it('takes over an unreadable lock', async () => {
     await writeFile(path.join(dataDir, LOCK_FILE), '')
     const lock = await acquireDataDirLock(dataDir)
+    expect(JSON.parse(await readFile(lock.path, 'utf8'))).toMatchObject({pid: process.pid, url: null})
+    expect(await readDataDirLock(dataDir)).toMatchObject({pid: process.pid, alive: true})
     await lock.release()
+    expect(existsSync(lock.path)).toBe(false)
   })
 
   it('records the url later with updateUrl', async () => {
