@@ -94,10 +94,6 @@ export function markReported<E extends Error>(err: E): E {
   return Object.assign(err, {reported: true})
 }
 
-export function wasReported(err: unknown): boolean {
-  return Boolean((err as {reported?: boolean} | null)?.reported)
-}
-
 export async function runChat(opts: ChatOptions): Promise<ChatResult> {
   const {ctx, output} = opts
   const dim = output.dim ?? ((t: string) => t)

@@ -6,8 +6,6 @@
 
 /** An agent id, the table key of `[agents.<id>]`; also an organization's slug. */
 export const AGENT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
-/** What AGENT_ID_PATTERN allows, for error messages. */
-export const AGENT_ID_RULE = 'lowercase letters, digits and hyphens, starting with a letter or digit (at most 63)'
 
 /** `[project] id` as lobu.toml declares it (`lobu init` writes `<name>-<6 hex>`). */
 export const PROJECT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{2,62}$/
