@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {sharedFlags} from '../lib/cli/base-command.js'
-import {UsageError} from '../lib/cli/errors.js'
+import {UsageError} from '../lib/core/errors.js'
 import {GatewayCommand} from '../lib/cli/gateway-command.js'
 import {canDecorate, canPrompt, styles} from '../lib/cli/terminal.js'
 import type {ApplyResult, Plan, PlanSummary, RenderStyle} from '../lib/apply/index.js'

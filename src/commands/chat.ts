@@ -1,9 +1,10 @@
 import {Args, Errors, Flags} from '@oclif/core'
 
 import {sharedFlags} from '../lib/cli/base-command.js'
-import {isLobuError} from '../lib/cli/errors.js'
+import {exitCodeOf} from '../lib/cli/exit.js'
 import {GatewayCommand} from '../lib/cli/gateway-command.js'
 import {canDecorate, canPrompt, startSpinner, styles} from '../lib/cli/terminal.js'
+import {isLobuError} from '../lib/core/errors.js'
 
 export default class Chat extends GatewayCommand<typeof Chat> {
   static summary = 'Send a message to an agent and stream the reply'
@@ -95,7 +96,7 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
     }
   }
 
-  protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+  protected async catch(err: Error & {oclif?: {exit?: number}}): Promise<unknown> {
     if (isLobuError(err) && err.code === 'INTERRUPTED') throw new Errors.ExitError(130)
     if (this.jsonEnabled() && isLobuError(err)) {
       // --json: stdout holds one JSON object per line; an error the stream did not report becomes one too.
@@ -104,7 +105,7 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
         if (err.hint) data.hint = err.hint
         process.stdout.write(JSON.stringify({event: 'error', data}) + '\n')
       }
-      throw new Errors.ExitError(err.exitCode)
+      throw new Errors.ExitError(exitCodeOf(err))
     }
     return super.catch(err)
   }

@@ -1,5 +1,5 @@
 import {BaseCommand, sharedFlags} from '../lib/cli/base-command.js'
-import {EXIT} from '../lib/cli/errors.js'
+import {EXIT} from '../lib/cli/exit.js'
 import {canDecorate} from '../lib/cli/terminal.js'
 import type {DoctorReport} from '../lib/doctor/types.js'
 

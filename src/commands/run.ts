@@ -25,7 +25,7 @@ export default class Run extends BaseCommand<typeof Run> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const {trace} = await import('../lib/cli/trace.js')
+    const {trace} = await import('../lib/core/trace.js')
     trace('run: command started')
     const {loadProjectIfAny, formatWarning} = await import('../lib/config/index.js')
     const project = await loadProjectIfAny({cwd: process.cwd(), configPath: flags.config})

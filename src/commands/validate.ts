@@ -1,5 +1,5 @@
 import {BaseCommand, sharedFlags} from '../lib/cli/base-command.js'
-import {EXIT} from '../lib/cli/errors.js'
+import {EXIT} from '../lib/cli/exit.js'
 import {type ValidationReport, formatWarning, validateProject} from '../lib/config/index.js'
 
 export default class Validate extends BaseCommand<typeof Validate> {

@@ -1,11 +1,6 @@
 import {GatewayCommand} from '../lib/cli/gateway-command.js'
+import type {WhoamiResponse} from '../lib/contract/api.js'
 import {formatExpiry, formatTable} from '../lib/credentials/format.js'
-
-interface WhoamiResponse {
-  user: {id: string; name: string}
-  org: {id: string; slug: string}
-  token: {id: string; scopes: string[]; expiresAt: string | null}
-}
 
 export interface WhoamiResult extends WhoamiResponse {
   context: {name: string; url: string}
@@ -35,11 +30,11 @@ export default class Whoami extends GatewayCommand<typeof Whoami> {
       this.log(
         formatTable([
           ['Context:', `${ctx.name} (${ctx.url})`],
-          ['User:', `${me.user?.name ?? '?'} (${me.user?.id ?? '?'})`],
-          ['Org:', me.org?.slug ?? '?'],
-          ['Scopes:', (me.token?.scopes ?? []).join(' ') || '(none)'],
-          ['Expires:', formatExpiry(me.token?.expiresAt)],
-          ['Token:', `${me.token?.id ?? '?'} (${result.tokenSource === 'env' ? 'from LOBU_TOKEN' : 'stored in credentials.json'})`],
+          ['User:', `${me.user.name} (${me.user.id})`],
+          ['Org:', me.org.slug],
+          ['Scopes:', me.token.scopes.join(' ') || '(none)'],
+          ['Expires:', formatExpiry(me.token.expiresAt)],
+          ['Token:', `${me.token.id} (${result.tokenSource === 'env' ? 'from LOBU_TOKEN' : 'stored in credentials.json'})`],
         ]),
       )
     }

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 
 import {afterEach, beforeEach, expect} from 'vitest'
 
-import {LobuError} from '../../src/lib/cli/errors.js'
+import {LobuError} from '../../src/lib/core/errors.js'
 
 export interface TempConfigDir {
   root: string

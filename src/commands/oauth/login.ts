@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {UsageError} from '../../lib/cli/errors.js'
+import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 import {formatExpiry} from '../../lib/credentials/format.js'
 import type {LoginResult} from '../../lib/oauth/index.js'

@@ -3,14 +3,10 @@ import {isatty} from 'node:tty'
 
 import {Args, Flags} from '@oclif/core'
 
-import {UsageError} from '../../lib/cli/errors.js'
+import type {CreateOrgRequest, CreatedOrg} from '../../lib/contract/api.js'
+import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 
-interface CreatedOrg {
-  org: {id: string; slug: string; name?: string}
-  user: {id: string; email?: string; name?: string}
-  token: {id?: string; token: string; scopes?: string[]; expiresAt?: string | null} | string
-}
 
 /**
  * The owner's password from stdin: with --password-stdin, or when stdin is a shell pipe or a file.
@@ -55,18 +51,16 @@ Needs a token with the admin scope (the local user of lobu run has it). The owne
       throw new UsageError(`invalid --owner-email "${email}"`, {code: 'INVALID_EMAIL', hint: 'Give an address like ada@acme.test'})
     }
     const password = passwordFromStdin(this.flags['password-stdin'])
-    const owner: Record<string, string> = {email, name: this.flags['owner-name'] ?? email.split('@')[0]!}
+    const owner: CreateOrgRequest['owner'] = {email, name: this.flags['owner-name'] ?? email.split('@')[0]!}
     if (password !== undefined) owner.password = password
 
     const client = await this.client()
-    const created = await client.post<CreatedOrg>('/api/v1/admin/orgs', {slug, name: this.flags.name ?? slug, owner})
+    const request: CreateOrgRequest = {slug, name: this.flags.name ?? slug, owner}
+    const created = await client.post<CreatedOrg>('/api/v1/admin/orgs', request)
     if (!this.jsonEnabled()) {
-      const token = typeof created.token === 'string' ? created.token : created.token?.token
-      this.note(`Created org ${created.org?.slug ?? slug} (${created.org?.id ?? '?'}) with owner ${created.user?.email ?? email}`)
-      if (token) {
-        this.log(token)
-        this.note("The owner's token is shown once: hand it over safely (they use it as LOBU_TOKEN or with lobu oauth login --with-token).")
-      }
+      this.note(`Created org ${created.org.slug} (${created.org.id}) with owner ${created.user.email ?? email}`)
+      this.log(created.token.token)
+      this.note("The owner's token is shown once: hand it over safely (they use it as LOBU_TOKEN or with lobu oauth login --with-token).")
     }
     return created
   }

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {UsageError} from '../../lib/cli/errors.js'
+import type {CreateTokenRequest, CreatedToken, WhoamiResponse} from '../../lib/contract/api.js'
+import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 import {listContexts, setContext, validateContextName} from '../../lib/context/index.js'
 import {formatExpiry} from '../../lib/credentials/format.js'
@@ -14,13 +15,6 @@ import {
   saveToken,
 } from '../../lib/credentials/index.js'
 
-interface CreatedToken {
-  id: string
-  token: string
-  name: string
-  scopes: string[]
-  expiresAt: string | null
-}
 
 export default class TokenCreate extends GatewayCommand<typeof TokenCreate> {
   static description = `Mint a personal access token on the context's gateway
@@ -64,29 +58,30 @@ The token is printed once, on stdout. Use it as LOBU_TOKEN (CI, another machine)
     }
 
     const client = await this.client()
-    const created = await client.post<CreatedToken>('/api/v1/tokens', {name, scopes, expiresIn})
+    const request: CreateTokenRequest = {name, scopes, expiresIn}
+    const created = await client.post<CreatedToken>('/api/v1/tokens', request)
 
     if (saveAs !== undefined) {
       const {ApiClient} = await import('../../lib/client/index.js')
       const own = new ApiClient({baseUrl: ctx.url, token: created.token, tokenOrigin: ctx.origin, contextName: saveAs})
       const me = await own
-        .get<{user?: {name?: string; id?: string}; org?: {slug?: string}}>('/api/v1/whoami')
+        .get<WhoamiResponse>('/api/v1/whoami')
         .catch(() => undefined)
       if (!saveAsExists) setContext(saveAs, ctx.url)
       saveToken(ctx.origin, {
         token: created.token,
         tokenId: created.id,
-        org: me?.org?.slug ?? '',
-        user: me?.user?.name ?? me?.user?.id ?? '',
-        scopes: created.scopes ?? scopes,
-        expiresAt: created.expiresAt ?? null,
+        org: me?.org.slug ?? '',
+        user: me?.user.name ?? '',
+        scopes: created.scopes,
+        expiresAt: created.expiresAt,
       })
     }
 
     if (!this.jsonEnabled()) {
       this.log(created.token)
       this.note(
-        `Created token ${created.name ?? name} (${created.id}) · scopes: ${(created.scopes ?? scopes).join(' ')} · expires: ${formatExpiry(created.expiresAt)}`,
+        `Created token ${created.name} (${created.id}) · scopes: ${created.scopes.join(' ')} · expires: ${formatExpiry(created.expiresAt)}`,
       )
       if (saveAs === undefined) this.note('Copy it now: it is not shown again.')
       else this.note(`Saved for context ${saveAs} (${ctx.origin})${saveAsExists ? '' : ', a new context'}`)

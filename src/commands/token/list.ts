@@ -1,17 +1,10 @@
+import type {TokenView} from '../../lib/contract/api.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 import {formatDate, formatExpiry, formatTable} from '../../lib/credentials/format.js'
 import {getStoredToken} from '../../lib/credentials/index.js'
 
-export interface TokenInfo {
-  id: string
-  name: string
-  scopes: string[]
-  createdAt: string
-  lastUsedAt: string | null
-  expiresAt: string | null
-  /** True for the token this CLI is using for the context. */
-  current: boolean
-}
+/** A token as `GET /api/v1/tokens` shows it; `current` marks the token this CLI uses for the context. */
+export type TokenInfo = TokenView
 
 export default class TokenList extends GatewayCommand<typeof TokenList> {
   static description = 'List your tokens on the gateway (never the secret values)'
@@ -21,9 +14,9 @@ export default class TokenList extends GatewayCommand<typeof TokenList> {
   async run(): Promise<TokenInfo[]> {
     const ctx = await this.context()
     const client = await this.client()
-    const res = await client.get<Omit<TokenInfo, 'current'>[] | {tokens: Omit<TokenInfo, 'current'>[]}>('/api/v1/tokens')
+    const res = await client.get<TokenView[]>('/api/v1/tokens')
     const mine = client.tokenSource === 'stored' ? getStoredToken(ctx.origin)?.tokenId : undefined
-    const tokens = (Array.isArray(res) ? res : res.tokens ?? []).map((t) => ({...t, current: mine !== undefined && t.id === mine}))
+    const tokens = res.map((t) => ({...t, current: mine !== undefined && t.id === mine}))
     if (!this.jsonEnabled()) {
       if (tokens.length === 0) {
         this.note('No tokens.')
@@ -34,7 +27,7 @@ export default class TokenList extends GatewayCommand<typeof TokenList> {
             t.current ? '*' : '',
             t.id,
             t.name,
-            (t.scopes ?? []).join(' '),
+            t.scopes.join(' '),
             formatDate(t.createdAt),
             formatDate(t.lastUsedAt),
             formatExpiry(t.expiresAt),

@@ -3,30 +3,17 @@
  * `$NAME` resolved client-side. Secret values leave the agent specs: a provider key becomes a
  * reference to an org secret, and the value travels once in `secrets` to be stored encrypted.
  */
-import {basename} from 'node:path'
-
+import type {McpSpec, ProviderSpec} from '../contract/agents.js'
+import type {DesiredAgent, DesiredState} from '../contract/apply.js'
 import {MissingEnvError, parseEnvRef, readAgentFiles, resolveEnvRefs} from '../config/index.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {AgentConfig, McpConfig, Project, ProviderConfig} from '../config/types.js'
-import type {McpSpec, ProviderSpec} from '../gateway/store/types.js'
-import type {DesiredAgent, DesiredState} from './types.js'
 
 type EnvLike = Record<string, string | undefined>
 
 /** `NAME` of a `$NAME` (or `${NAME}`) reference; undefined for a literal. */
 export function envRefName(value: string): string | undefined {
   return parseEnvRef(value.trim())
-}
-
-/** The project id apply marks its agents with: project.id, else the slugged directory name. */
-export function projectIdOf(project: Pick<Project, 'root' | 'config'>): {id: string; declared: boolean} {
-  const declared = project.config.project?.id
-  if (declared) return {id: declared, declared: true}
-  const slug = basename(project.root)
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[^a-z0-9]+/, '')
-    .slice(0, 128)
-  return {id: slug || 'project', declared: false}
 }
 
 /** `AGENT_SUPPORT_OPENAI_KEY`: the secret that holds a literal key written in lobu.toml. */

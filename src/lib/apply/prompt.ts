@@ -1,4 +1,4 @@
-import {EXIT, LobuError} from '../cli/errors.js'
+import {LobuError} from '../core/errors.js'
 
 /** A yes/no question on stderr (stdout carries the plan); Ctrl-C exits 130. Loads inquirer lazily. */
 export async function confirmOnTerminal(message: string): Promise<boolean> {
@@ -7,7 +7,7 @@ export async function confirmOnTerminal(message: string): Promise<boolean> {
     return await confirm({message, default: false}, {output: process.stderr})
   } catch (error) {
     if ((error as {name?: string} | null)?.name === 'ExitPromptError') {
-      throw new LobuError('cancelled: nothing was applied', EXIT.interrupted, {code: 'INTERRUPTED'})
+      throw new LobuError('cancelled: nothing was applied', 'interrupted', {code: 'INTERRUPTED'})
     }
     throw error
   }

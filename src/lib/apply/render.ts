@@ -11,7 +11,7 @@
  *
  * Secret values never reach this module: the gateway only says that a value changed.
  */
-import type {ApplyResult, FieldChange, Plan, PlanChange, PlanSummary} from './types.js'
+import type {ApplyResult, FieldChange, Plan, PlanChange, PlanSummary} from '../contract/apply.js'
 
 /** Colour hooks; the identity by default (no TTY, NO_COLOR, --json). */
 export interface RenderStyle {

@@ -3,10 +3,10 @@
  * apply, with one re-plan when the gateway answers 409 PLAN_STALE. The oclif command and
  * `lobu run`'s auto-apply both call this; it prints through the `io` it is given.
  */
-import {OperationError, UsageError} from '../cli/errors.js'
+import type {ApplyResult, DesiredState, Plan, PlanSummary} from '../contract/apply.js'
+import {OperationError, UsageError} from '../core/errors.js'
 import type {ApiClient} from '../client/api-client.js'
 import {type RenderStyle, appliedLine, hasChanges, plainStyle, renderPlan, summaryLine} from './render.js'
-import type {ApplyResult, DesiredState, Plan, PlanSummary} from './types.js'
 
 export const PLAN_PATH = '/api/v1/apply/plan'
 export const APPLY_PATH = '/api/v1/apply'

@@ -8,9 +8,9 @@
  * the session right away and asks /health at the same time; only when nothing answers does it
  * take the boot path. `ensureLocalGateway` is the check on its own (probe first).
  */
-import path from 'node:path'
 
-import {OperationError} from '../cli/errors.js'
+import {OperationError} from '../core/errors.js'
+import {projectIdOf} from '../config/project-id.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'
@@ -41,11 +41,6 @@ export interface Health {
   project?: string | null
 }
 
-/** The id a gateway reports in /health for this project (as `lobu run` computes it). */
-export function projectHealthId(project: Project): string {
-  return project.config.project?.id ?? path.basename(project.root)
-}
-
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname
   return host === 'localhost' || host === '[::1]' || host.startsWith('127.')
@@ -74,7 +69,7 @@ export async function probeHealth(url: string, timeoutMs = 2_000, signal?: Abort
 /** Warn when the local gateway serves another project than the one of this directory. */
 function warnOnOtherProject(opts: Pick<LocalGatewayOptions, 'ctx' | 'project' | 'warn'>, health: Health): void {
   if (!opts.project) return
-  const expected = projectHealthId(opts.project)
+  const expected = projectIdOf(opts.project).id
   const served = health.project ?? null
   if (served === expected) return
   opts.warn(

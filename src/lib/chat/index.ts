@@ -2,5 +2,5 @@
 export {readPrompt, type PromptSource} from './prompt.js'
 export {ChatInterrupted, followTurn, idleTimeoutError, type ChatEvent, type FollowOptions} from './stream.js'
 export {humanRenderer, jsonRenderer, type Output, type Renderer, type Spinner} from './render.js'
-export {ensureLocalGateway, probeHealth, projectHealthId, type EnsuredGateway, type LocalGatewayOptions} from './gateway.js'
-export {chooseAgent, errorFromEvent, markReported, newThreadId, runChat, wasReported, type ChatOptions, type ChatResult} from './run.js'
+export {ensureLocalGateway, probeHealth, type EnsuredGateway, type LocalGatewayOptions} from './gateway.js'
+export {chooseAgent, errorFromEvent, markReported, newThreadId, runChat, type ChatOptions, type ChatResult} from './run.js'

@@ -2,7 +2,7 @@
  * Where the prompt of `lobu chat` comes from: the argument, or stdin when the argument is `-`
  * or omitted while stdin is piped.
  */
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 
 export interface PromptSource {
   arg?: string

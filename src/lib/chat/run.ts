@@ -4,7 +4,7 @@
  */
 import {randomBytes} from 'node:crypto'
 
-import {NoModelError, OperationError, type LobuError} from '../cli/errors.js'
+import {NoModelError, OperationError, type LobuError} from '../core/errors.js'
 import type {ApiClient} from '../client/index.js'
 import type {Project} from '../config/index.js'
 import {checkState, getLastThread, setLastThread, type Env, type ResolvedContext} from '../context/index.js'
@@ -108,10 +108,6 @@ export function errorFromEvent(data: Record<string, unknown>): LobuError {
 /** Marks an error whose event was already printed (--json): the command only sets the exit code. */
 export function markReported<E extends Error>(err: E): E {
   return Object.assign(err, {reported: true})
-}
-
-export function wasReported(err: unknown): boolean {
-  return Boolean((err as {reported?: boolean} | null)?.reported)
 }
 
 export async function runChat(opts: ChatOptions): Promise<ChatResult> {

@@ -4,7 +4,7 @@
  * terminal event. A dropped stream is resumed on `/events` with `Last-Event-ID`; no event for
  * the idle timeout is an error, never a silent success.
  */
-import {LobuError, OperationError} from '../cli/errors.js'
+import {LobuError, OperationError} from '../core/errors.js'
 import type {ApiClient, SseEvent} from '../client/index.js'
 
 export interface ChatEvent {
@@ -38,7 +38,7 @@ export interface FollowOptions {
 /** Ctrl-C during a turn (exit 130). */
 export class ChatInterrupted extends LobuError {
   constructor() {
-    super('interrupted', 130, {code: 'INTERRUPTED'})
+    super('interrupted', 'interrupted', {code: 'INTERRUPTED'})
   }
 }
 

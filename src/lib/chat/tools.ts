@@ -12,7 +12,7 @@
  * - With --json every event is passed through as a JSON line; approvals follow the same rules
  *   without ever asking.
  */
-import {OperationError} from '../cli/errors.js'
+import {OperationError} from '../core/errors.js'
 import {neutralizeControls} from '../cli/terminal.js'
 import {cutToWidth, stringWidth} from '../cli/width.js'
 import type {Output, Renderer} from './render.js'

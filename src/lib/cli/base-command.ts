@@ -1,7 +1,8 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import {LobuError, isLobuError} from '../core/errors.js'
+import {EXIT, exitCodeOf} from './exit.js'
 import {debugEnabled} from './terminal.js'
-import {EXIT, LobuError, isLobuError} from './errors.js'
 
 export type InferredFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -53,7 +54,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.stderr.write(message + '\n')
   }
 
-  protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+  protected async catch(err: Error & {oclif?: {exit?: number}}): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err
     const verbose = debugEnabled(Boolean((this.flags as {verbose?: boolean} | undefined)?.verbose) || process.argv.includes('--verbose'))
     const json = this.jsonEnabled()
@@ -63,13 +64,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       error = err
     } else if (err.oclif?.exit === EXIT.usage || 'parse' in err) {
       // oclif parse errors (unknown flag, missing argument, bad flag value): usage errors.
-      error = new LobuError(err.message.split('\n')[0] ?? err.message, EXIT.usage, {
+      error = new LobuError(err.message.split('\n')[0] ?? err.message, 'usage', {
         code: 'USAGE',
         details: err.message.split('\n').slice(1).filter(Boolean),
         hint: `See: lobu ${this.id?.replaceAll(':', ' ') ?? ''} --help`.trimEnd(),
       })
     } else {
-      error = new LobuError(err.message || String(err), EXIT.failed, {
+      error = new LobuError(err.message || String(err), 'failed', {
         code: 'INTERNAL',
         hint: verbose ? undefined : 'This looks like a bug. Run again with --verbose for details.',
       })
@@ -87,6 +88,6 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.stderr.write(lines.join('\n') + '\n')
     }
     if (verbose && err.stack) process.stderr.write(err.stack + '\n')
-    throw new Errors.ExitError(error.exitCode)
+    throw new Errors.ExitError(exitCodeOf(error))
   }
 }

@@ -1,6 +1,6 @@
 import type {IncomingMessage, RequestOptions as HttpRequestOptions} from 'node:http'
 
-import {OperationError} from '../cli/errors.js'
+import {OperationError} from '../core/errors.js'
 import {ClientTarget, httpError, unreachableError} from './errors.js'
 
 export interface ApiClientOptions {

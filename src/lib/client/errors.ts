@@ -1,4 +1,4 @@
-import {AuthError, LobuError, OperationError, UsageError} from '../cli/errors.js'
+import {AuthError, LobuError, OperationError, UsageError} from '../core/errors.js'
 
 /** What the client knows about where it is talking to, for messages and hints. */
 export interface ClientTarget {

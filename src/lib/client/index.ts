@@ -2,7 +2,7 @@
  * The gateway API client (node:http(s), loaded on the first request). Import this module lazily,
  * inside a command's run().
  */
-import {AuthError} from '../cli/errors.js'
+import {AuthError} from '../core/errors.js'
 import type {ResolvedContext} from '../context/contexts.js'
 import type {Env} from '../context/files.js'
 import {tokenForContext} from '../credentials/store.js'

@@ -5,7 +5,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 import {parseEnvRef} from './env-ref-syntax.js'
 import {type ConfigIssue, type PathSegment, formatIssue, formatPath} from './issues.js'
 import {SourceLocator} from './locate.js'

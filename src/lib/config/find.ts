@@ -5,7 +5,7 @@
 import {statSync} from 'node:fs'
 import path from 'node:path'
 
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 
 export const CONFIG_FILE_NAME = 'lobu.toml'
 

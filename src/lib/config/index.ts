@@ -18,6 +18,7 @@ export type {
 export {type ParseResult, parseConfigSource} from './parse.js'
 export {CONFIG_FILE_NAME, type FindConfigOptions, findConfigFile} from './find.js'
 export {type AgentFiles, type LoadProjectOptions, agentDir, loadProject, loadProjectIfAny, readAgentFiles} from './project.js'
+export {projectIdOf} from './project-id.js'
 export {loadDotEnv, mergeEnv, parseDotEnv} from './dotenv.js'
 export {
   type EnvRef,

@@ -1,4 +1,4 @@
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 
 /** One problem found in lobu.toml, with its place in the source. */
 export interface ConfigIssue {

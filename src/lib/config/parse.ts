@@ -4,7 +4,7 @@
 import {TomlError, parse} from 'smol-toml'
 import {z} from 'zod'
 
-import {catalogEntry} from '../gateway/providers/catalog.js'
+import {catalogEntry} from '../contract/providers.js'
 import {type ConfigIssue, type PathSegment, formatPath, sortIssues} from './issues.js'
 import {SourceLocator} from './locate.js'
 import {checkRules} from './rules.js'

@@ -4,7 +4,7 @@
 import {readFileSync, readdirSync} from 'node:fs'
 import path from 'node:path'
 
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 import {loadDotEnv, mergeEnv} from './dotenv.js'
 import {findConfigFile} from './find.js'
 import {ConfigError} from './issues.js'

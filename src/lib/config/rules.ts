@@ -7,7 +7,7 @@
 import {statSync} from 'node:fs'
 import path from 'node:path'
 
-import {CATALOG, catalogEntry} from '../gateway/providers/catalog.js'
+import {CATALOG, catalogEntry} from '../contract/providers.js'
 import {isMalformedEnvRef, parseEnvRef} from './env-ref-syntax.js'
 import type {PathSegment} from './issues.js'
 import {COMPAT, PRE_APPROVED} from './schema.js'

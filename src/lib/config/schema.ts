@@ -9,10 +9,9 @@
  */
 import {z} from 'zod'
 
+import {AGENT_ID_PATTERN, PROJECT_ID_PATTERN} from '../contract/ids.js'
 import {describeValue, isTable} from './values.js'
 
-export const AGENT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/
-export const PROJECT_ID = /^[a-z0-9][a-z0-9-]{2,62}$/
 /** `/mcp/<server>/tools/<name>` or `/mcp/<server>/tools/*`. */
 export const PRE_APPROVED = /^\/mcp\/([^/\s]+)\/tools\/([^/\s]+)$/
 /** A host name, optionally with a leading `.` for "any subdomain". */
@@ -153,7 +152,7 @@ export const agentSchema = strict(
 
 const agentId = z
   .string()
-  .regex(AGENT_ID, {message: 'agent id must be lowercase letters, digits and hyphens, starting with a letter or digit (at most 63)'})
+  .regex(AGENT_ID_PATTERN, {message: 'agent id must be lowercase letters, digits and hyphens, starting with a letter or digit (at most 63)'})
 
 export const configSchema = strict(
   {
@@ -170,7 +169,7 @@ export const configSchema = strict(
     }).optional(),
     project: strict({
       id: stringMatching(
-        (v) => PROJECT_ID.test(v),
+        (v) => PROJECT_ID_PATTERN.test(v),
         (v) => `expected 3–63 lowercase letters, digits and hyphens, starting with a letter or digit, got ${JSON.stringify(v)}`,
       ).optional(),
     }).optional(),

@@ -1,13 +1,13 @@
 import {join} from 'node:path'
 
-import {UsageError} from '../cli/errors.js'
+import {DEFAULT_PORT} from '../contract/defaults.js'
+import {UsageError} from '../core/errors.js'
 import {forgetToken} from '../credentials/store.js'
 import {Env, configDir, ensureConfigDir, readJsonFile, toJsonFile, writeFileAtomic} from './files.js'
 import {forgetContextState} from './state.js'
 
 /** The built-in context: the embedded gateway of the project in the current directory. */
 export const LOCAL_CONTEXT = 'local'
-export const DEFAULT_PORT = 8787
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/
 

@@ -3,7 +3,7 @@ import {chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rena
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 
 /** Environment variables the config-dir resolution reads (a subset of process.env). */
 export type Env = Record<string, string | undefined>

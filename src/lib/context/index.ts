@@ -2,7 +2,6 @@
 export {configDir, ensureConfigDir, writeFileAtomic} from './files.js'
 export type {Env} from './files.js'
 export {
-  DEFAULT_PORT,
   LOCAL_CONTEXT,
   addContext,
   builtinLocalUrl,

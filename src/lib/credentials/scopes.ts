@@ -1,6 +1,6 @@
-import {UsageError} from '../cli/errors.js'
 // One list of scopes for the CLI and the gateway (that module imports nothing).
-import {DEFAULT_SCOPES, SCOPES, type Scope, isScope} from '../gateway/auth/scopes.js'
+import {DEFAULT_SCOPES, SCOPES, type Scope, isScope} from '../contract/scopes.js'
+import {UsageError} from '../core/errors.js'
 
 export {SCOPES, type Scope, isScope}
 

@@ -1,7 +1,7 @@
 import {readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {AuthError, UsageError} from '../cli/errors.js'
+import {AuthError, UsageError} from '../core/errors.js'
 import type {ResolvedContext} from '../context/contexts.js'
 import {Env, configDir, ensureConfigDir, tightenDir, toJsonFile, writeFileAtomic} from '../context/files.js'
 

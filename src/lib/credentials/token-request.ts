@@ -1,6 +1,6 @@
 import {hostname} from 'node:os'
 
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 
 export const DEFAULT_EXPIRES_IN = '90d'
 

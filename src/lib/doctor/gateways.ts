@@ -4,8 +4,8 @@
  * is probed concurrently with a short timeout. Problems of the context commands use by default
  * (or of --context) fail; problems of the other contexts are warnings.
  */
-import {projectHealthId} from '../chat/gateway.js'
-import {LobuError} from '../cli/errors.js'
+import {LobuError} from '../core/errors.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/index.js'
 import {type ContextInfo, listContexts, resolveContext} from '../context/index.js'
 import {formatExpiry} from '../credentials/format.js'
@@ -110,7 +110,7 @@ async function checkOne(ctx: ContextInfo, selected: boolean, opts: GatewayChecks
     const h = health.health
     add(out, 'ok', h.starting ? 'up, starting or stopping' : `up${h.version ? ` (lobu ${h.version})` : ''}`)
     if (local && opts.project && !h.starting) {
-      const expected = projectHealthId(opts.project)
+      const expected = projectIdOf(opts.project).id
       if (h.project !== expected) {
         add(out, 'warn', `serves ${h.project ? `project "${h.project}"` : 'no project'}, not "${expected}" (this directory)`, 'Stop that gateway and run `lobu run` here, or set another gateway.port in lobu.toml')
       }

@@ -3,12 +3,10 @@ import {readFileSync, statSync, type Stats} from 'node:fs'
 import {createServer} from 'node:net'
 import path from 'node:path'
 
-import {projectHealthId} from '../chat/gateway.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/index.js'
 import {resolveDataDir, resolvePort} from '../embedded/boot.js'
-import {KEY_FILE, parseInstallKey} from '../gateway/crypto/install-key.js'
-import {redactDatabaseUrl} from '../gateway/store/postgres.js'
-import {LOCK_FILE, readDataDirLock} from '../gateway/store/lock.js'
+import {KEY_FILE, LOCK_FILE, parseInstallKey, readDataDirLock, redactDatabaseUrl} from '../embedded/inspect.js'
 import {probeHealth} from './http.js'
 import {type Check, check} from './types.js'
 
@@ -111,7 +109,7 @@ export async function checkPort(opts: {project?: Project; timeoutMs: number}): P
   const served = probe.health.project
   if (probe.health.starting) return check('port', 'ok', `port ${port} is in use by a Lobu gateway that is starting or stopping`)
   if (!project) return check('port', 'ok', `port ${port} is in use by a Lobu gateway${version}${served ? ` serving project "${served}"` : ''}`)
-  const expected = projectHealthId(project)
+  const expected = projectIdOf(project).id
   if (served === expected) return check('port', 'ok', `port ${port} is in use by the Lobu gateway${version} of this project ("${expected}")`)
   return check(
     'port',

@@ -1,7 +1,6 @@
 /** Checks of the project in the working directory: lobu.toml, its `$NAME` references, provider keys. */
 import path from 'node:path'
 
-import {LobuError} from '../cli/errors.js'
 import {
   ConfigError,
   type Project,
@@ -11,7 +10,8 @@ import {
   parseEnvRef,
   resolveEnvRefs,
 } from '../config/index.js'
-import {CATALOG, catalogEntry, systemKeyVariable} from '../gateway/providers/catalog.js'
+import {CATALOG, catalogEntry, systemKeyVariable} from '../contract/providers.js'
+import {LobuError} from '../core/errors.js'
 import {type Check, check} from './types.js'
 
 /** How many lines of errors or warnings a check shows before "… and N more". */

@@ -3,10 +3,11 @@
  * `local` over HTTP against the gateway just started, with prune when lobu.toml declares a
  * project id (prune only ever touches agents this project created). One line per agent.
  */
-import {agentSummaryLines, runApply} from '../apply/index.js'
-import type {DesiredState} from '../apply/types.js'
+import type {DesiredState} from '../contract/apply.js'
+import {type ApplyClient, agentSummaryLines, runApply} from '../apply/index.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {RunningGateway} from '../gateway/server.js'
 import type {AutoApplyResult} from './boot.js'
 
@@ -16,12 +17,14 @@ export interface AutoApplyOptions {
   project: Project
   desired: unknown
   log: (line: string) => void
+  /** The client that plans and applies (default: one for `gateway` with `token`). */
+  client?: ApplyClient
 }
 
 export async function autoApply(opts: AutoApplyOptions): Promise<AutoApplyResult> {
-  const client = new ApiClient({baseUrl: opts.gateway.url, token: opts.token, tokenOrigin: opts.gateway.origin, contextName: 'local'})
+  const client = opts.client ?? new ApiClient({baseUrl: opts.gateway.url, token: opts.token, tokenOrigin: opts.gateway.origin, contextName: 'local'})
   const desired = opts.desired as DesiredState
-  const result = await runApply({client, desired, prune: Boolean(opts.project.config.project?.id), yes: true})
+  const result = await runApply({client, desired, prune: projectIdOf(opts.project).declared, yes: true})
   const changes = result.applied?.changes ?? result.plan.changes
   const agents = changes.filter((c) => c.kind === 'agent').map((c) => ({id: c.id, action: c.action}))
   if (result.applied) for (const line of agentSummaryLines(result.applied)) opts.log(`applied ${line}`)

@@ -2,8 +2,8 @@
  * The `lobu run` banner (stderr): URL, storage, the project's agents and their providers (a
  * provider whose key is missing is shown as such), then the next command to try.
  */
+import {catalogEntry} from '../contract/providers.js'
 import type {Project} from '../config/index.js'
-import {catalogEntry} from '../gateway/providers/catalog.js'
 
 const PAST: Record<string, string> = {create: 'created', update: 'updated', noop: 'unchanged', delete: 'deleted'}
 

@@ -9,14 +9,15 @@ import {mkdir} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import path from 'node:path'
 
+import {DEFAULT_PORT} from '../contract/defaults.js'
+import {trace} from '../core/trace.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/index.js'
 import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
 import {getStoredToken, saveToken} from '../credentials/index.js'
 import type {RunningGateway} from '../gateway/server.js'
 import {redactDatabaseUrl} from '../gateway/store/postgres.js'
-import {trace} from '../cli/trace.js'
 
-export const DEFAULT_PORT = 8787
 
 export interface BootOptions {
   project?: Project
@@ -99,7 +100,7 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
     databaseUrl,
     env,
     version: opts.version ?? '0.0.0',
-    project: project ? {id: project.config.project?.id ?? path.basename(project.root), root: project.root} : undefined,
+    project: project ? {id: projectIdOf(project).id, root: project.root} : undefined,
     logger: opts.logger,
     logRequests: opts.logRequests,
   })

@@ -5,7 +5,7 @@
 import {type FSWatcher, watch} from 'node:fs'
 import path from 'node:path'
 
-import {isLobuError} from '../cli/errors.js'
+import {isLobuError} from '../core/errors.js'
 import {type Project, agentDir, loadProject} from '../config/index.js'
 import type {RunningGateway} from '../gateway/server.js'
 import {autoApply} from './auto-apply.js'

@@ -9,11 +9,11 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {OperationError} from '../cli/errors.js'
-import {trace} from '../cli/trace.js'
+import {trace} from '../core/trace.js'
 import {computeSystemProviders} from './agents/system-providers.js'
 import {bootstrap, ensureLocalCliToken, type LocalCliToken} from './bootstrap/index.js'
 import {loadInstallKey} from './crypto/index.js'
+import {GatewayConfigError, GatewayError} from './errors.js'
 import {errorBody} from './http/errors.js'
 import {isLoopbackHost} from './http/guards.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
@@ -76,8 +76,8 @@ export interface RunningGateway {
   close(): Promise<void>
 }
 
-/** Exit 1: "port 8787 is in use — is another `lobu run` up? try --port". */
-export class PortInUseError extends OperationError {
+/** "port 8787 is in use — is another `lobu run` up? try --port". */
+export class PortInUseError extends GatewayError {
   readonly port: number
   constructor(port: number, host: string) {
     super(`port ${port} is in use — is another \`lobu run\` up?`, {code: 'PORT_IN_USE', hint: `try --port (another process listens on ${formatHost(host)}:${port})`})
@@ -108,7 +108,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening)
       if (err.code === 'EADDRINUSE') reject(new PortInUseError(port, host))
-      else reject(new OperationError(`cannot listen on ${formatHost(host)}:${port}: ${err.message}`, {code: 'LISTEN_FAILED', hint: 'try another --host or --port'}))
+      else reject(new GatewayError(`cannot listen on ${formatHost(host)}:${port}: ${err.message}`, {code: 'LISTEN_FAILED', hint: 'try another --host or --port'}))
     }
     const onListening = () => {
       server.off('error', onError)
@@ -168,7 +168,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const ownsStore = !opts.store
   try {
     const databaseUrl = opts.databaseUrl
-    if (!opts.store && !databaseUrl && !opts.dataDir) throw new OperationError('the gateway needs a data dir or a database URL', {code: 'NO_STORAGE'})
+    if (!opts.store && !databaseUrl && !opts.dataDir) throw new GatewayConfigError('the gateway needs a data dir or a database URL', {code: 'NO_STORAGE'})
     // 2. One process per PGlite data dir (S12), taken before PGlite opens it.
     if (!opts.store && !databaseUrl && opts.dataDir) {
       const lock = await acquireDataDirLock(opts.dataDir, {url})

@@ -1,13 +1,8 @@
 /**
- * Naming rules of `lobu init`: agent ids and project ids (spec/lobu-toml.md).
- * Pure functions, no I/O.
+ * Naming rules of `lobu init`: the ids it proposes for agents and projects, within the patterns
+ * of src/lib/contract/ids.ts. Pure functions, no I/O.
  */
 import {randomBytes} from 'node:crypto'
-
-/** An agent id, the table key of `[agents.<id>]`. */
-export const AGENT_ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/
-/** `[project] id`. */
-export const PROJECT_ID_RE = /^[a-z0-9][a-z0-9-]{2,62}$/
 
 const MAX_ID_LENGTH = 63
 /** Length of `-<6 hex>` appended to a project name. */
@@ -30,14 +25,6 @@ export function slugify(input: string, max = MAX_ID_LENGTH): string {
   return slug.slice(0, max).replace(/-+$/, '')
 }
 
-export function isValidAgentId(id: string): boolean {
-  return AGENT_ID_RE.test(id)
-}
-
-export function isValidProjectId(id: string): boolean {
-  return PROJECT_ID_RE.test(id)
-}
-
 /** The default agent id for a project directory named `dirName`. Always valid. */
 export function defaultAgentId(dirName: string): string {
   return slugify(dirName) || FALLBACK_AGENT_ID
@@ -50,7 +37,7 @@ export function randomSuffix(): string {
 
 /**
  * `<name>-<6 hex>`, with the name slugged and cut so the result is at most 63 characters.
- * Always matches PROJECT_ID_RE (a name without letters or digits becomes `project`).
+ * Always matches PROJECT_ID_PATTERN (src/lib/contract/ids.ts) (a name without letters or digits becomes `project`).
  */
 export function makeProjectId(name: string, suffix: string = randomSuffix()): string {
   if (!/^[0-9a-f]{6}$/.test(suffix)) throw new Error(`project id suffix must be 6 hex digits, got "${suffix}"`)

@@ -11,19 +11,19 @@
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
 
-import {LobuError, OperationError, UsageError} from '../cli/errors.js'
-import {CATALOG, type CatalogEntry, catalogEntry} from '../gateway/providers/catalog.js'
+import {DEFAULT_PORT} from '../contract/defaults.js'
+import {AGENT_ID_PATTERN} from '../contract/ids.js'
+import {CATALOG, type CatalogEntry, catalogEntry} from '../contract/providers.js'
+import {LobuError, OperationError, UsageError} from '../core/errors.js'
 import {dotenvLine, dotenvValue, mergeDotenv, mergeGitignore} from './files.js'
-import {AGENT_ID_RE, defaultAgentId, makeProjectId, slugify, titleFromId} from './ids.js'
+import {defaultAgentId, makeProjectId, slugify, titleFromId} from './ids.js'
 import {type Answers, type Prompter, askQuestions, keyFromEnv, validateKey} from './prompts.js'
 import {render, tomlEscape} from './render.js'
 import {readTemplate} from './templates.js'
 import {FileTransaction} from './writer.js'
 
-export {AGENT_ID_RE, PROJECT_ID_RE, defaultAgentId, makeProjectId, slugify} from './ids.js'
 export type {Prompter} from './prompts.js'
 
-export const DEFAULT_PORT = 8787
 export const DEFAULT_PROVIDER = 'openai'
 /** Suggested when `lobu init` asks for a directory. */
 export const DEFAULT_DIRECTORY = 'my-agent'
@@ -91,13 +91,13 @@ export interface InitOutcome {
 const AGENT_ID_HINT = 'An agent id is 1-63 lowercase letters, digits and hyphens, starting with a letter or digit.'
 
 export function validateAgentId(id: string): true | string {
-  if (AGENT_ID_RE.test(id)) return true
+  if (AGENT_ID_PATTERN.test(id)) return true
   const suggestion = slugify(id)
   return `invalid agent id "${id}"${suggestion ? ` (try "${suggestion}")` : ''}`
 }
 
 function requireAgentId(id: string): string {
-  if (AGENT_ID_RE.test(id)) return id
+  if (AGENT_ID_PATTERN.test(id)) return id
   const suggestion = slugify(id)
   throw new UsageError(`invalid agent id "${id}"`, {
     hint: suggestion ? `${AGENT_ID_HINT} Try: --agent ${suggestion}` : AGENT_ID_HINT,

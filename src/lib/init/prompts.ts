@@ -3,8 +3,8 @@
  * `Prompter` interface so tests can answer them; `inquirerPrompter()` is the real one
  * (`@inquirer/prompts`, loaded only when a prompt is actually shown, writing to stderr).
  */
-import {EXIT, LobuError} from '../cli/errors.js'
-import {CATALOG, type CatalogEntry} from '../gateway/providers/catalog.js'
+import {CATALOG, type CatalogEntry} from '../contract/providers.js'
+import {LobuError} from '../core/errors.js'
 
 export type Validate = (value: string) => true | string
 
@@ -24,7 +24,7 @@ export async function inquirerPrompter(): Promise<Prompter> {
       return await p
     } catch (error) {
       if (error instanceof Error && (error.name === 'ExitPromptError' || error.name === 'AbortPromptError')) {
-        throw new LobuError('cancelled; nothing was written', EXIT.interrupted, {code: 'CANCELLED'})
+        throw new LobuError('cancelled; nothing was written', 'interrupted', {code: 'CANCELLED'})
       }
       throw error
     }

@@ -6,7 +6,7 @@
 import {readFile} from 'node:fs/promises'
 import {fileURLToPath} from 'node:url'
 
-import {OperationError} from '../cli/errors.js'
+import {OperationError} from '../core/errors.js'
 
 export function templatesDir(): string {
   return fileURLToPath(new URL('../../../templates/project/', import.meta.url))

@@ -3,9 +3,9 @@
  * agent — OAuth grants of its MCP servers (the gateway runs the authorization-code + PKCE flow;
  * the CLI prints/opens the URL and waits for the grant) and API keys for its providers (BYOK).
  */
-import {OperationError, UsageError} from '../cli/errors.js'
+import type {ConnectionView} from '../contract/api.js'
+import {OperationError, UsageError} from '../core/errors.js'
 import type {ApiClient} from '../client/api-client.js'
-import type {ConnectionView} from '../gateway/oauth/grants.js'
 import {canOpenBrowser, openBrowser} from './browser.js'
 import {defaultSleep} from './device.js'
 

@@ -5,7 +5,7 @@
  *
  * The HTTP call and the clock are injectable so the poller is tested without waiting.
  */
-import {AuthError, OperationError, UsageError} from '../cli/errors.js'
+import {AuthError, OperationError, UsageError} from '../core/errors.js'
 import {unreachableError} from '../client/errors.js'
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code'

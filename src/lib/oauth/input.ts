@@ -2,7 +2,8 @@
  * Inputs of the oauth commands: secrets from stdin (never from a flag value: flags leak into
  * shell history and `ps`), the agent a connection is for, and user codes typed by hand.
  */
-import {UsageError} from '../cli/errors.js'
+import {AGENT_ID_PATTERN} from '../contract/ids.js'
+import {UsageError} from '../core/errors.js'
 import {canPrompt} from '../cli/terminal.js'
 import type {ResolvedContext} from '../context/index.js'
 
@@ -42,7 +43,7 @@ export async function readSecretInput(opts: {what: string; example: string; stdi
  */
 export async function defaultAgent(ctx: Pick<ResolvedContext, 'name'>, flag: string | undefined, cwd = process.cwd()): Promise<string> {
   if (flag) {
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(flag)) throw new UsageError(`invalid agent id "${flag}"`, {code: 'INVALID_AGENT', hint: 'Agent ids are lowercase letters, digits and dashes'})
+    if (!AGENT_ID_PATTERN.test(flag)) throw new UsageError(`invalid agent id "${flag}"`, {code: 'INVALID_AGENT', hint: 'Agent ids are lowercase letters, digits and dashes'})
     return flag
   }
   if (ctx.name === 'local') {

@@ -6,7 +6,7 @@
  * creates or updates the context. It refuses while LOBU_TOKEN is set (that token would shadow
  * the stored one), like `gh auth login` does with GH_TOKEN.
  */
-import {AuthError, UsageError} from '../cli/errors.js'
+import {AuthError, UsageError} from '../core/errors.js'
 import {ApiClient} from '../client/api-client.js'
 import {httpStatusOf} from '../client/errors.js'
 import {listContexts, normalizeGatewayUrl, setContext, validateContextName, type ResolvedContext} from '../context/index.js'

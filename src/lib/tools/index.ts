@@ -3,7 +3,7 @@
  * for the caller (`GET /api/v1/agents/:id/tools`), and dropping the caller's grants
  * (`DELETE /api/v1/agents/:id/tools/grants?pattern=`). Import lazily from the commands.
  */
-import {UsageError} from '../cli/errors.js'
+import {UsageError} from '../core/errors.js'
 import {neutralizeControls} from '../cli/terminal.js'
 import {cutToWidth, stringWidth} from '../cli/width.js'
 import type {ApiClient} from '../client/index.js'

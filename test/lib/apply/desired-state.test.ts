@@ -4,7 +4,8 @@ import path from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {buildDesiredState, literalSecretName, projectIdOf} from '../../../src/lib/apply/desired-state.js'
+import {buildDesiredState, literalSecretName} from '../../../src/lib/apply/desired-state.js'
+import {projectIdOf} from '../../../src/lib/config/project-id.js'
 import {loadProject} from '../../../src/lib/config/index.js'
 
 const dirs: string[] = []
@@ -86,7 +87,7 @@ describe('buildDesiredState', () => {
   it('lists every missing variable at once (exit 2)', async () => {
     const p = await project(SUPPORT)
     const error = await buildDesiredState(p, {ANTHROPIC_API_KEY: 'x'}).catch((e: unknown) => e)
-    expect(error).toMatchObject({exitCode: 2})
+    expect(error).toMatchObject({kind: 'usage'})
     const {message, details} = error as {message: string; details: string[]}
     expect(message).toContain('OPENAI_API_KEY')
     expect(message).toContain('DOCS_TOKEN')

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {agentSummaryLines, appliedLine, formatValue, renderPlan, summaryLine} from '../../../src/lib/apply/render.js'
-import type {PlanChange} from '../../../src/lib/apply/types.js'
+import type {PlanChange} from '../../../src/lib/contract/apply.js'
 
 const changes: PlanChange[] = [
   {kind: 'secret', id: 'OPENAI_API_KEY', action: 'update', fields: [{path: 'value', changed: true}]},

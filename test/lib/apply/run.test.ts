@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
-import {OperationError} from '../../../src/lib/cli/errors.js'
+import {OperationError} from '../../../src/lib/core/errors.js'
 import {APPLY_PATH, PLAN_PATH, runApply} from '../../../src/lib/apply/run.js'
-import type {ApplyResult, DesiredState, Plan, PlanChange} from '../../../src/lib/apply/types.js'
+import type {ApplyResult, DesiredState, Plan, PlanChange} from '../../../src/lib/contract/apply.js'
 
 const desired: DesiredState = {project: 'desk-3f9a2c', agents: [], secrets: {OPENAI_API_KEY: 'sk-secret'}}
 
@@ -56,7 +56,7 @@ describe('runApply', () => {
     const client = fakeClient([plan('p1', [create])], [])
     const o = io()
     await expect(runApply({client, desired, io: o.io})).rejects.toMatchObject({
-      exitCode: 2,
+      kind: 'usage',
       message: 'refusing to apply without --yes in non-interactive mode',
     })
     expect(client.requests.map((q) => q.path)).toEqual([PLAN_PATH])
@@ -111,7 +111,7 @@ describe('runApply', () => {
 
   it('gives up after a second 409 (exit 1)', async () => {
     const client = fakeClient([plan('p1', [create]), plan('p2', [create])], [stale(), stale()])
-    await expect(runApply({client, desired, yes: true})).rejects.toMatchObject({exitCode: 1, code: 'PLAN_STALE'})
+    await expect(runApply({client, desired, yes: true})).rejects.toMatchObject({kind: 'failed', code: 'PLAN_STALE'})
     expect(client.requests).toHaveLength(4)
   })
 

@@ -8,7 +8,8 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {ChatInterrupted, chooseAgent, errorFromEvent, followTurn, humanRenderer, jsonRenderer, newThreadId, readPrompt, runChat, type ChatEvent} from '../../../src/lib/chat/index.js'
 import {ensureLocalGateway, openLocalSession} from '../../../src/lib/chat/gateway.js'
-import {AuthError, EXIT, OperationError} from '../../../src/lib/cli/errors.js'
+import {EXIT, exitCodeOf} from '../../../src/lib/cli/exit.js'
+import {AuthError, OperationError} from '../../../src/lib/core/errors.js'
 import {ApiClient, type SseEvent} from '../../../src/lib/client/index.js'
 import type {Project} from '../../../src/lib/config/index.js'
 import {getLastThread, type ResolvedContext} from '../../../src/lib/context/index.js'
@@ -28,9 +29,9 @@ describe('readPrompt', () => {
   })
 
   it('is a usage error without a prompt on a terminal, or when empty', async () => {
-    await expect(readPrompt({stdin: tty()})).rejects.toMatchObject({exitCode: EXIT.usage, code: 'PROMPT_REQUIRED'})
-    await expect(readPrompt({stdin: piped('  \n')})).rejects.toMatchObject({exitCode: EXIT.usage})
-    await expect(readPrompt({arg: '', stdin: tty()})).rejects.toMatchObject({exitCode: EXIT.usage})
+    await expect(readPrompt({stdin: tty()})).rejects.toMatchObject({kind: 'usage', code: 'PROMPT_REQUIRED'})
+    await expect(readPrompt({stdin: piped('  \n')})).rejects.toMatchObject({kind: 'usage'})
+    await expect(readPrompt({arg: '', stdin: tty()})).rejects.toMatchObject({kind: 'usage'})
   })
 })
 
@@ -52,12 +53,12 @@ describe('agent and thread choice', () => {
 describe('errorFromEvent', () => {
   it('NO_MODEL_CONFIGURED exits 4 with the snippet as details; other codes exit 1', () => {
     const e = errorFromEvent({code: 'NO_MODEL_CONFIGURED', message: 'no model for "a"\nSet X\n  [[agents.a.providers]]', hint: 'set X'})
-    expect(e.exitCode).toBe(EXIT.noModel)
+    expect(exitCodeOf(e)).toBe(EXIT.noModel)
     expect(e.message).toBe('no model for "a" (NO_MODEL_CONFIGURED)')
     expect(e.details).toEqual(['Set X', '  [[agents.a.providers]]'])
     expect(e.hint).toBe('set X')
     const p = errorFromEvent({code: 'PROVIDER_AUTH', message: 'openai rejected the credentials (HTTP 401)'})
-    expect(p.exitCode).toBe(EXIT.failed)
+    expect(exitCodeOf(p)).toBe(EXIT.failed)
     expect(p.code).toBe('PROVIDER_AUTH')
     expect(p.message).toContain('PROVIDER_AUTH')
   })
@@ -168,7 +169,7 @@ describe('followTurn', () => {
     const a = scriptedClient([first, always, always])
     await expect(
       followTurn({client: a.client, sessionKey: 's', content: 'x', idleMs: 5_000, signal: new AbortController().signal, onEvent: () => {}, maxReconnects: 2, reconnectDelayMs: () => 0}),
-    ).rejects.toMatchObject({code: 'STREAM_INTERRUPTED', exitCode: 1})
+    ).rejects.toMatchObject({code: 'STREAM_INTERRUPTED', kind: 'failed'})
     expect(a.calls).toHaveLength(3)
 
     const b = scriptedClient([always])
@@ -186,7 +187,7 @@ describe('followTurn', () => {
     await expect(followTurn({client: a.client, sessionKey: 's', content: 'x', idleMs: 1_000, signal: new AbortController().signal, onEvent: () => {}})).rejects.toMatchObject({
       code: 'IDLE_TIMEOUT',
       message: 'no event for 1 s',
-      exitCode: 1,
+      kind: 'failed',
     })
     const ctrlC = new AbortController()
     const b = scriptedClient([silent])
@@ -284,7 +285,7 @@ describe('runChat against a gateway', () => {
 
   it('an error event is thrown with its exit code: 4 for NO_MODEL_CONFIGURED; the thread is still remembered', async () => {
     const before = getLastThread('local', 'default', {LOBU_CONFIG_DIR: configDir})
-    await expect(run('default agent has no model')).rejects.toMatchObject({exitCode: 4, code: 'NO_MODEL_CONFIGURED'})
+    await expect(run('default agent has no model')).rejects.toMatchObject({kind: 'noModel', code: 'NO_MODEL_CONFIGURED'})
     const after = getLastThread('local', 'default', {LOBU_CONFIG_DIR: configDir})
     expect(after).toMatch(/^chat-/)
     expect(after).not.toBe(before)
@@ -310,7 +311,7 @@ describe('runChat against a gateway', () => {
         env: {LOBU_CONFIG_DIR: dir},
         output: {json: false, stdout: {write: () => {}}, stderr: {write: () => {}}},
       }),
-    ).rejects.toMatchObject({exitCode: EXIT.usage, code: 'CONFIG_CORRUPT'})
+    ).rejects.toMatchObject({kind: 'usage', code: 'CONFIG_CORRUPT'})
     expect(clients).toBe(0)
     await rm(dir, {recursive: true, force: true})
   })
@@ -318,7 +319,7 @@ describe('runChat against a gateway', () => {
   it('--no-boot with nothing listening on the local URL: exit 1 with `lobu run`', async () => {
     const closed = {name: 'local', url: 'http://127.0.0.1:9', origin: 'http://127.0.0.1:9'}
     await expect(ensureLocalGateway({ctx: closed, boot: false, version: 't', note: () => {}, warn: () => {}})).rejects.toMatchObject({
-      exitCode: 1,
+      kind: 'failed',
       hint: expect.stringContaining('lobu run'),
     })
     // Another context is never probed nor booted.
@@ -380,7 +381,7 @@ describe('openLocalSession: the first request of a local chat, with /health alon
   it('nothing listening, with a token and --no-boot: exit 1 with the `lobu run` hint', async () => {
     const port = await closedPort()
     const {opts} = base(`http://127.0.0.1:${port}`)
-    await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 1, code: 'GATEWAY_UNREACHABLE', hint: expect.stringContaining('lobu run')})
+    await expect(openLocalSession(opts)).rejects.toMatchObject({kind: 'failed', code: 'GATEWAY_UNREACHABLE', hint: expect.stringContaining('lobu run')})
   })
 
   it('a gateway that accepts connections but never answers is treated as absent once /health times out', async () => {
@@ -390,7 +391,7 @@ describe('openLocalSession: the first request of a local chat, with /health alon
     const {port} = tcp.address() as {port: number}
     try {
       const {opts} = base(`http://127.0.0.1:${port}`, {healthTimeoutMs: 200})
-      await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 1, message: `no gateway answers at http://127.0.0.1:${port}`})
+      await expect(openLocalSession(opts)).rejects.toMatchObject({kind: 'failed', message: `no gateway answers at http://127.0.0.1:${port}`})
     } finally {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => tcp.close(() => resolve()))
@@ -403,7 +404,7 @@ describe('openLocalSession: the first request of a local chat, with /health alon
       res.end('<html>another app</html>')
     })
     const {opts} = base(server.url)
-    await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 1, code: 'NOT_A_GATEWAY'})
+    await expect(openLocalSession(opts)).rejects.toMatchObject({kind: 'failed', code: 'NOT_A_GATEWAY'})
   })
 
   it('an error answer of a Lobu gateway is the error (not a boot)', async () => {
@@ -411,7 +412,7 @@ describe('openLocalSession: the first request of a local chat, with /health alon
       req.url === '/health' ? json(res, 200, {ok: true, project: 'demo'}) : json(res, 401, {error: {code: 'UNAUTHENTICATED', message: 'token revoked'}}),
     )
     const {opts, warnings} = base(server.url, {boot: true})
-    await expect(openLocalSession(opts)).rejects.toMatchObject({exitCode: 3, message: 'token revoked'})
+    await expect(openLocalSession(opts)).rejects.toMatchObject({kind: 'auth', message: 'token revoked'})
     expect(warnings).toEqual([])
   })
 

@@ -278,7 +278,7 @@ describe('toolActivity: approvals in each mode', () => {
         throw Object.assign(new Error('cannot reach the gateway'), {code: 'GATEWAY_UNREACHABLE'})
       },
     })
-    await expect(broken.activity.event(approval())).rejects.toMatchObject({code: 'APPROVAL_FAILED', exitCode: 1})
+    await expect(broken.activity.event(approval())).rejects.toMatchObject({code: 'APPROVAL_FAILED', kind: 'failed'})
   })
 })
 

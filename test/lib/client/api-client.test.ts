@@ -2,7 +2,8 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import {LobuError} from '../../../src/lib/cli/errors.js'
+import {exitCodeOf} from '../../../src/lib/cli/exit.js'
+import {LobuError} from '../../../src/lib/core/errors.js'
 import {ApiClient, clientForContext, httpStatusOf} from '../../../src/lib/client/index.js'
 import {addContext, resolveContext} from '../../../src/lib/context/index.js'
 import {saveToken} from '../../../src/lib/credentials/index.js'
@@ -65,7 +66,7 @@ describe('token origin binding (S2)', () => {
 
     // Context B has no token of its own: exit 3, and nothing is sent to B.
     const error = catchLobuError(() => clientForContext(resolveContext({env, flag: 'b'}), {requireToken: true, env}))
-    expect(error.exitCode).toBe(3)
+    expect(exitCodeOf(error)).toBe(3)
     expect(error.hint).toContain('lobu oauth login -c b')
     expect(b.seen).toHaveLength(1)
 
@@ -83,7 +84,7 @@ describe('token origin binding (S2)', () => {
     const {setContext} = await import('../../../src/lib/context/index.js')
     setContext('a', b.url, env)
     const error = catchLobuError(() => clientForContext(resolveContext({env, flag: 'a'}), {requireToken: true, env}))
-    expect(error.exitCode).toBe(3)
+    expect(exitCodeOf(error)).toBe(3)
     expect(b.seen).toHaveLength(0)
   })
 
@@ -101,7 +102,7 @@ describe('token origin binding (S2)', () => {
 
   it('gives the local context the `lobu run` hint when it has no token', () => {
     const error = catchLobuError(() => clientForContext(resolveContext({env}), {requireToken: true, env}))
-    expect(error.exitCode).toBe(3)
+    expect(exitCodeOf(error)).toBe(3)
     expect(error.message).toBe('no token for context "local" (http://127.0.0.1:8787)')
     expect(error.hint).toContain('lobu run')
   })
@@ -158,7 +159,7 @@ describe('requests and error mapping', () => {
     [503, 1, 'OperationError'],
   ])('maps HTTP %i to exit %i (%s) with the server code', async (status, exitCode, name) => {
     const error = await rejection(client().get(`/fail?status=${status}`))
-    expect(error.exitCode).toBe(exitCode)
+    expect(exitCodeOf(error)).toBe(exitCode)
     expect(error.name).toBe(name)
     expect(error.code).toBe(`CODE_${status}`)
     expect(error.message).toContain(`message ${status}`)
@@ -176,17 +177,17 @@ describe('requests and error mapping', () => {
 
   it('maps a non-JSON error body and a non-JSON success body', async () => {
     const error = await rejection(client().get('/plain?status=502'))
-    expect(error.exitCode).toBe(1)
+    expect(exitCodeOf(error)).toBe(1)
     expect(error.message).toBe('the gateway failed: upstream exploded')
     const bad = await rejection(client().get('/html'))
-    expect(bad.exitCode).toBe(1)
+    expect(exitCodeOf(bad)).toBe(1)
     expect(bad.code).toBe('BAD_RESPONSE')
   })
 
   it('maps connection refused to exit 1 with a hint that fits the context', async () => {
     const port = await closedPort()
     const local = await rejection(new ApiClient({baseUrl: `http://127.0.0.1:${port}`, contextName: 'local'}).get('/health'))
-    expect(local.exitCode).toBe(1)
+    expect(exitCodeOf(local)).toBe(1)
     expect(local.message).toBe(`cannot reach the gateway at http://127.0.0.1:${port}`)
     expect(local.hint).toContain('lobu run')
     const remote = await rejection(new ApiClient({baseUrl: `http://127.0.0.1:${port}`, contextName: 'prod'}).get('/health'))
@@ -201,7 +202,7 @@ describe('requests and error mapping', () => {
     })
     try {
       const error = await rejection(new ApiClient({baseUrl: moved.url, token: 'lobu_pat_x', contextName: 'prod'}).get('/api/v1/whoami'))
-      expect(error.exitCode).toBe(1)
+      expect(exitCodeOf(error)).toBe(1)
       expect(error.code).toBe('UNEXPECTED_REDIRECT')
       expect(elsewhere.seen).toHaveLength(0)
     } finally {
@@ -218,7 +219,7 @@ describe('requests and error mapping', () => {
     })
     try {
       const error = await rejection(new ApiClient({baseUrl: cut.url, contextName: 'prod'}).get('/x'))
-      expect(error.exitCode).toBe(1)
+      expect(exitCodeOf(error)).toBe(1)
       expect(error.code).toBe('GATEWAY_UNREACHABLE')
     } finally {
       await cut.close()

@@ -2,7 +2,8 @@ import type {ServerResponse} from 'node:http'
 
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import {LobuError} from '../../../src/lib/cli/errors.js'
+import {exitCodeOf} from '../../../src/lib/cli/exit.js'
+import {LobuError} from '../../../src/lib/core/errors.js'
 import {ApiClient, type SseEvent} from '../../../src/lib/client/index.js'
 import {type TestServer, json, startServer} from './helpers.js'
 
@@ -109,13 +110,13 @@ describe('ApiClient.stream', () => {
   it('maps an error answer before the stream starts (403 → exit 3)', async () => {
     const error = (await firstError(client().stream('/forbidden'))) as LobuError
     expect(error).toBeInstanceOf(LobuError)
-    expect(error.exitCode).toBe(3)
+    expect(exitCodeOf(error)).toBe(3)
     expect(error.message).toBe('missing scope chat')
   })
 
   it('refuses an answer that is not an event stream', async () => {
     const error = (await firstError(client().stream('/json'))) as LobuError
-    expect(error.exitCode).toBe(1)
+    expect(exitCodeOf(error)).toBe(1)
     expect(error.code).toBe('BAD_RESPONSE')
   })
 

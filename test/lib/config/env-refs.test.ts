@@ -10,7 +10,7 @@ import {
   requireEnvRefs,
   resolveEnvRefs,
 } from '../../../src/lib/config/index.js'
-import {EXIT} from '../../../src/lib/cli/errors.js'
+import {EXIT, exitCodeOf} from '../../../src/lib/cli/exit.js'
 import {AGENT, tempProject} from './helpers.js'
 
 const SOURCE = [
@@ -101,7 +101,7 @@ describe('$NAME references', () => {
     }
     expect(caught).toBeInstanceOf(MissingEnvError)
     const error = caught as MissingEnvError
-    expect(error.exitCode).toBe(EXIT.usage)
+    expect(exitCodeOf(error)).toBe(EXIT.usage)
     expect(error.code).toBe('ENV_MISSING')
     expect(error.message).toBe('4 environment variables are not set: OPENAI_API_KEY, ANTHROPIC_API_KEY, DOCS_TOKEN, DOCS_SECRET')
     expect(error.details).toEqual([

@@ -2,7 +2,8 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {EXIT, UsageError} from '../../../src/lib/cli/errors.js'
+import {EXIT, exitCodeOf} from '../../../src/lib/cli/exit.js'
+import {UsageError} from '../../../src/lib/core/errors.js'
 import {
   ConfigError,
   agentDir,
@@ -48,7 +49,7 @@ describe('findConfigFile', () => {
     try {
       findConfigFile({cwd: root, env: {}, explicit: 'nope.toml'})
     } catch (error) {
-      expect((error as UsageError).exitCode).toBe(EXIT.usage)
+      expect(exitCodeOf((error as UsageError))).toBe(EXIT.usage)
       expect((error as UsageError).message).toBe('config file not found: nope.toml (from --config)')
     }
     expect(() => findConfigFile({cwd: root, env: {LOBU_CONFIG: '/no/such/lobu.toml'}})).toThrow(
@@ -72,7 +73,7 @@ describe('loadProject / loadProjectIfAny', () => {
     const root = await tempProject({'empty/': ''})
     const cwd = path.join(root, 'empty')
     await expect(loadProject({cwd, env: {}})).rejects.toMatchObject({
-      exitCode: EXIT.usage,
+      kind: 'usage',
       hint: expect.stringContaining('lobu init'),
       message: `no lobu.toml found in ${cwd} or any parent`,
     })
@@ -85,7 +86,7 @@ describe('loadProject / loadProjectIfAny', () => {
       const error = await load({cwd: root, env: {}}).catch((error_: unknown) => error_)
       expect(error).toBeInstanceOf(ConfigError)
       const configError = error as ConfigError
-      expect(configError.exitCode).toBe(EXIT.usage)
+      expect(exitCodeOf(configError)).toBe(EXIT.usage)
       expect(configError.code).toBe('CONFIG_INVALID')
       expect(configError.message).toBe('lobu.toml has 5 errors')
       expect(configError.details).toHaveLength(5)
@@ -135,6 +136,6 @@ describe('readAgentFiles', () => {
   it('an unknown agent is a usage error listing the known ones', async () => {
     const root = await tempProject({'lobu.toml': VALID})
     const project = await loadProject({cwd: root, env: {}})
-    await expect(readAgentFiles(project, 'nope')).rejects.toMatchObject({exitCode: EXIT.usage, hint: 'Agents: support'})
+    await expect(readAgentFiles(project, 'nope')).rejects.toMatchObject({kind: 'usage', hint: 'Agents: support'})
   })
 })

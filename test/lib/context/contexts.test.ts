@@ -15,6 +15,7 @@ import {
   setLastThread,
   useContext,
 } from '../../../src/lib/context/index.js'
+import {exitCodeOf} from '../../../src/lib/cli/exit.js'
 import {getStoredToken, saveToken} from '../../../src/lib/credentials/index.js'
 import {catchLobuError, useTempConfigDir} from '../../support/config-dir.js'
 
@@ -99,13 +100,13 @@ describe('resolveContext precedence', () => {
 
   it('rejects an unknown name with exit 2, listing the known contexts', () => {
     const fromFlag = catchError(() => resolveContext({env, flag: 'nope'}))
-    expect(fromFlag.exitCode).toBe(2)
+    expect(exitCodeOf(fromFlag)).toBe(2)
     expect(fromFlag.message).toContain('unknown context "nope"')
     expect(fromFlag.message).toContain('local, cur, flagged, fromenv')
 
     env.LOBU_CONTEXT = 'ghost'
     const fromEnv = catchError(() => resolveContext({env}))
-    expect(fromEnv.exitCode).toBe(2)
+    expect(exitCodeOf(fromEnv)).toBe(2)
     expect(fromEnv.message).toContain('"ghost" (from LOBU_CONTEXT)')
   })
 })
@@ -147,7 +148,7 @@ describe('add / use / remove', () => {
       () => useContext('nope', env),
       () => removeContext('nope', {env}),
     ]) {
-      expect(catchError(fn).exitCode).toBe(2)
+      expect(exitCodeOf(catchError(fn))).toBe(2)
     }
     expect(listContexts({env}).map((c) => c.name)).toEqual(['local', 'prod'])
   })
@@ -173,7 +174,7 @@ describe('add / use / remove', () => {
     expect(removeContext('local', {env})).toMatchObject({overrideOnly: true, forgotToken: false})
     expect(resolveContext({env}).url).toBe('http://127.0.0.1:8787')
     expect(getStoredToken('http://127.0.0.1:9000', env)?.token).toBe('lobu_pat_local')
-    expect(catchError(() => removeContext('local', {env})).exitCode).toBe(2)
+    expect(exitCodeOf(catchError(() => removeContext('local', {env})))).toBe(2)
   })
 
   it('setContext upserts (as lobu run does for local)', () => {
@@ -186,7 +187,7 @@ describe('add / use / remove', () => {
     addContext('prod', 'https://lobu.example.com', env)
     writeFileSync(join(env.LOBU_CONFIG_DIR!, 'config.json'), '{not json')
     const error = catchError(() => resolveContext({env}))
-    expect(error.exitCode).toBe(2)
+    expect(exitCodeOf(error)).toBe(2)
     expect(error.message).toContain('config.json is not valid JSON')
   })
 })

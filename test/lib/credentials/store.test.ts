@@ -3,6 +3,7 @@ import {join} from 'node:path'
 
 import {beforeEach, describe, expect, it} from 'vitest'
 
+import {exitCodeOf} from '../../../src/lib/cli/exit.js'
 import {
   credentialsPath,
   defaultTokenName,
@@ -72,7 +73,7 @@ describe('credentials.json', () => {
       () => saveToken('http://127.0.0.1:8787', entry('lobu_pat_c'), env),
     ]) {
       const error = catchError(fn)
-      expect(error.exitCode).toBe(3)
+      expect(exitCodeOf(error)).toBe(3)
       expect(error.message).toBe('credentials.json is readable by other users')
       expect(error.hint).toBe(`chmod 600 ${path}`)
     }
@@ -105,9 +106,9 @@ describe('token request options', () => {
   it('parses scopes, rejecting unknown and empty ones with exit 2', () => {
     expect(parseScopes(['chat', 'agents:read,chat', 'tokens:write admin'])).toEqual(['chat', 'agents:read', 'tokens:write', 'admin'])
     const unknown = catchError(() => parseScopes(['chat', 'foo', 'agents:delete']))
-    expect(unknown.exitCode).toBe(2)
+    expect(exitCodeOf(unknown)).toBe(2)
     expect(unknown.message).toBe('unknown scopes: foo, agents:delete')
-    expect(catchError(() => parseScopes([''])).exitCode).toBe(2)
+    expect(exitCodeOf(catchError(() => parseScopes([''])))).toBe(2)
   })
 
   it('parses --expires-in', () => {
@@ -115,7 +116,7 @@ describe('token request options', () => {
     expect(parseExpiresIn('12h')).toEqual({expiresIn: '12h', seconds: 12 * 3600})
     expect(parseExpiresIn('never')).toEqual({expiresIn: 'never', seconds: null})
     for (const bad of ['', '0d', '30', '1y', '-1d', '3651d', 'forever']) {
-      expect(catchError(() => parseExpiresIn(bad)).exitCode).toBe(2)
+      expect(exitCodeOf(catchError(() => parseExpiresIn(bad)))).toBe(2)
     }
   })
 

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {UsageError} from '../../../src/lib/cli/errors.js'
+import {UsageError} from '../../../src/lib/core/errors.js'
 import type {Project} from '../../../src/lib/config/index.js'
 import {addContext, setContext, useContext} from '../../../src/lib/context/index.js'
 import {saveToken} from '../../../src/lib/credentials/index.js'

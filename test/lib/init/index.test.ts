@@ -6,10 +6,12 @@ import * as path from 'node:path'
 import {parse} from 'smol-toml'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {EXIT, LobuError, OperationError, UsageError} from '../../../src/lib/cli/errors.js'
+import {EXIT, exitCodeOf} from '../../../src/lib/cli/exit.js'
+import {LobuError, OperationError, UsageError} from '../../../src/lib/core/errors.js'
 import {loadProject, parseDotEnv, readAgentFiles, validateProject} from '../../../src/lib/config/index.js'
-import {CATALOG} from '../../../src/lib/gateway/providers/catalog.js'
-import {type InitOptions, PROJECT_ID_RE, initProject} from '../../../src/lib/init/index.js'
+import {CATALOG} from '../../../src/lib/contract/providers.js'
+import {PROJECT_ID_PATTERN} from '../../../src/lib/contract/ids.js'
+import {type InitOptions, initProject} from '../../../src/lib/init/index.js'
 import {dotenvLine} from '../../../src/lib/init/files.js'
 import {formatSummary} from '../../../src/lib/init/output.js'
 import type {Prompter} from '../../../src/lib/init/prompts.js'
@@ -33,7 +35,7 @@ async function expectUsage(p: Promise<unknown>, message: RegExp): Promise<void> 
     (e: unknown) => e,
   )
   expect(error).toBeInstanceOf(UsageError)
-  expect((error as UsageError).exitCode).toBe(EXIT.usage)
+  expect(exitCodeOf((error as UsageError))).toBe(EXIT.usage)
   expect((error as UsageError).message).toMatch(message)
 }
 
@@ -142,7 +144,7 @@ describe('initProject without prompts', () => {
     const out = await init({name: path.join('nested', 'Über Bot!')})
     expect(out.result.agent).toBe('uber-bot')
     expect(out.result.projectId).toBe('uber-bot-abc123')
-    expect(out.result.projectId).toMatch(PROJECT_ID_RE)
+    expect(out.result.projectId).toMatch(PROJECT_ID_PATTERN)
   })
 
   it('uses the current directory with "." or here', async () => {

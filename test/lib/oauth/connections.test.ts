@@ -6,7 +6,6 @@ import {OAuth2Server} from 'oauth2-mock-server'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ApiClient} from '../../../src/lib/client/api-client.js'
-import {EXIT} from '../../../src/lib/cli/errors.js'
 import {checkTarget, connectAccount, connectKey, disconnect, listConnections} from '../../../src/lib/oauth/connections.js'
 import {rawRequest} from '../../support/gateway.js'
 import {startOAuthGateway, type OAuthTestGateway} from '../gateway/oauth/helpers.js'
@@ -90,12 +89,12 @@ describe('oauth connect (CLI functions)', () => {
         clock += ms
       },
     })
-    await expect(attempt).rejects.toMatchObject({exitCode: EXIT.failed, code: 'CONNECT_TIMEOUT', message: 'timed out waiting for the authorization of "docs"'})
+    await expect(attempt).rejects.toMatchObject({kind: 'failed', code: 'CONNECT_TIMEOUT', message: 'timed out waiting for the authorization of "docs"'})
   })
 
   it('a target without oauth is refused by the gateway (exit 2)', async () => {
     await expect(connectAccount({client, agentId: 'support', target: 'openai', browser: false, note: () => {}})).rejects.toMatchObject({
-      exitCode: EXIT.usage,
+      kind: 'usage',
       hint: expect.stringContaining('--with-key'),
     })
     expect(() => checkTarget('../etc')).toThrow('invalid id')
@@ -104,7 +103,7 @@ describe('oauth connect (CLI functions)', () => {
   it('--with-key stores the key; disconnect removes connections by id or target', async () => {
     const stored = await connectKey(client, {agentId: 'support', providerId: 'openai', key: 'sk-mine-123\n'})
     expect(stored).toMatchObject({kind: 'provider', target: 'openai'})
-    await expect(connectKey(client, {agentId: 'support', providerId: 'openai', key: ''})).rejects.toMatchObject({exitCode: EXIT.usage})
+    await expect(connectKey(client, {agentId: 'support', providerId: 'openai', key: ''})).rejects.toMatchObject({kind: 'usage'})
     expect((await listConnections(client, 'support')).map((c) => c.target).sort()).toEqual(['docs', 'openai'])
     expect((await disconnect(client, 'support', 'docs')).map((c) => c.target)).toEqual(['docs'])
     expect((await disconnect(client, 'support', stored.id)).map((c) => c.target)).toEqual(['openai'])

@@ -4,7 +4,6 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import {EXIT} from '../../../src/lib/cli/errors.js'
 import {DEVICE_GRANT_TYPE, pollForToken, type FormResponse, type PostForm} from '../../../src/lib/oauth/device.js'
 
 function scripted(answers: Array<FormResponse | Error>) {
@@ -59,12 +58,12 @@ describe('pollForToken', () => {
   it('access_denied → AuthError (exit 3); expired_token → exit 1 with a hint', async () => {
     const denied = scripted([pending, {status: 400, body: {error: 'access_denied'}}])
     await expect(pollForToken({baseUrl: 'http://gw.test', code, post: denied.post, sleep: denied.sleep, now: denied.now})).rejects.toMatchObject({
-      exitCode: EXIT.auth,
+      kind: 'auth',
       message: 'the login was denied',
     })
     const expired = scripted([{status: 400, body: {error: 'expired_token'}}])
     await expect(pollForToken({baseUrl: 'http://gw.test', code, post: expired.post, sleep: expired.sleep, now: expired.now})).rejects.toMatchObject({
-      exitCode: EXIT.failed,
+      kind: 'failed',
       code: 'EXPIRED_TOKEN',
     })
   })

@@ -8,7 +8,6 @@ import path from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {EXIT} from '../../../src/lib/cli/errors.js'
 import {listContexts, setContext} from '../../../src/lib/context/index.js'
 import {getStoredToken, saveToken} from '../../../src/lib/credentials/index.js'
 import {contextNameForUrl, deviceLogin, loginTargetForUrl, logout, tokenLogin} from '../../../src/lib/oauth/login.js'
@@ -100,7 +99,7 @@ describe('oauth login (CLI functions)', () => {
   it('a denied login is an AuthError and stores nothing', async () => {
     await freshEnv()
     const login = deviceLogin({target: loginTargetForUrl(gw.url, 'acme', env), browser: false, note: approvingNote([], 'deny'), env, sleep: fastSleep})
-    await expect(login).rejects.toMatchObject({exitCode: EXIT.auth, code: 'ACCESS_DENIED'})
+    await expect(login).rejects.toMatchObject({kind: 'auth', code: 'ACCESS_DENIED'})
     expect(getStoredToken(gw.url, env)).toBeUndefined()
     expect(listContexts({env}).map((c) => c.name)).toEqual(['local'])
     await rm(dir, {recursive: true, force: true})
@@ -111,11 +110,11 @@ describe('oauth login (CLI functions)', () => {
     const withEnv = {...env, LOBU_TOKEN: acme.token}
     const lines: string[] = []
     await expect(deviceLogin({target: loginTargetForUrl(gw.url, 'acme', withEnv), browser: false, note: (l) => lines.push(l), env: withEnv})).rejects.toMatchObject({
-      exitCode: EXIT.usage,
+      kind: 'usage',
       code: 'ENV_TOKEN_SET',
     })
     expect(lines).toEqual([])
-    await expect(tokenLogin({target: loginTargetForUrl(gw.url, 'acme', withEnv), token: acme.token, env: withEnv})).rejects.toMatchObject({exitCode: EXIT.usage})
+    await expect(tokenLogin({target: loginTargetForUrl(gw.url, 'acme', withEnv), token: acme.token, env: withEnv})).rejects.toMatchObject({kind: 'usage'})
     await rm(dir, {recursive: true, force: true})
   })
 
@@ -124,9 +123,9 @@ describe('oauth login (CLI functions)', () => {
     const target = loginTargetForUrl(gw.url, undefined, env)
     expect(target.name).toBe(contextNameForUrl(gw.url))
     expect(target.name).toMatch(/^127\.0\.0\.1-\d+$/)
-    await expect(tokenLogin({target, token: 'lobu_pat_' + 'A'.repeat(43), env})).rejects.toMatchObject({exitCode: EXIT.auth})
-    await expect(tokenLogin({target, token: 'hunter2', env})).rejects.toMatchObject({exitCode: EXIT.usage})
-    await expect(tokenLogin({target, token: '  \n', env})).rejects.toMatchObject({exitCode: EXIT.usage})
+    await expect(tokenLogin({target, token: 'lobu_pat_' + 'A'.repeat(43), env})).rejects.toMatchObject({kind: 'auth'})
+    await expect(tokenLogin({target, token: 'hunter2', env})).rejects.toMatchObject({kind: 'usage'})
+    await expect(tokenLogin({target, token: '  \n', env})).rejects.toMatchObject({kind: 'usage'})
     expect(getStoredToken(gw.url, env)).toBeUndefined()
     const ok = await tokenLogin({target, token: `${acme.token}\n`, env})
     expect(ok).toMatchObject({org: 'acme', context: target.name, savedContext: true})

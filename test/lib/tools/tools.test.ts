@@ -1,7 +1,6 @@
 import stringWidth from 'string-width'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {EXIT} from '../../../src/lib/cli/errors.js'
 import {ApiClient} from '../../../src/lib/client/index.js'
 import {type AgentTools, listTools, parseToolPattern, renderTools, revokeGrants, statusText} from '../../../src/lib/tools/index.js'
 import {startToolsLoopback, type ToolsLoopback} from '../../support/tools-loopback.js'
@@ -47,7 +46,7 @@ describe('lobu tools: listing', () => {
     expect(data.servers[0]!.tools[2]).toMatchObject({status: 'granted', grantExpiresAt: '2026-12-06T13:00:00Z'})
     expect(gw.seen.at(-1)).toMatchObject({method: 'GET', url: '/api/v1/agents/support/tools'})
     // An agent the gateway does not show is its 403 (exit 3).
-    await expect(listTools(client, 'nope')).rejects.toMatchObject({exitCode: EXIT.auth})
+    await expect(listTools(client, 'nope')).rejects.toMatchObject({kind: 'auth'})
   })
 
   it('renders a table: each server with its state, each tool with its status and description', async () => {
@@ -112,8 +111,8 @@ describe('lobu tools revoke', () => {
   it('a malformed pattern is a usage error (exit 2) before anything is sent', async () => {
     const before = gw.seen.length
     for (const bad of ['files', '/mcp/files/tools', '/mcp/*/tools/*', '/mcp/files/tools/a/b', '/mcp//tools/x', '/mcp/files/tool/x', `/mcp/f/tools/x${ESC}`, '/mcp/files/tools/wr*te']) {
-      expect(() => parseToolPattern(bad), bad).toThrow(expect.objectContaining({exitCode: EXIT.usage, code: 'INVALID_PATTERN'}))
-      await expect(revokeGrants(client, 'support', bad)).rejects.toMatchObject({exitCode: EXIT.usage})
+      expect(() => parseToolPattern(bad), bad).toThrow(expect.objectContaining({kind: 'usage', code: 'INVALID_PATTERN'}))
+      await expect(revokeGrants(client, 'support', bad)).rejects.toMatchObject({kind: 'usage'})
     }
     expect(gw.seen.length).toBe(before)
     expect(parseToolPattern('/mcp/files/tools/*')).toEqual({server: 'files', tool: '*'})

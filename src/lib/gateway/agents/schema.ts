@@ -4,18 +4,18 @@
  */
 import {z} from 'zod'
 
+import {AGENT_ID_PATTERN, MCP_ID_PATTERN, PROVIDER_ID_PATTERN, SECRET_NAME_PATTERN} from '../../contract/ids.js'
 import type {AgentSpec} from '../store/types.js'
 
 /** Agent ids are the lobu.toml ids (S18). */
-export const AGENT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 export const agentIdSchema = z.string().regex(AGENT_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lowercase letters, digits, dashes; at most 63)')
 
 /** Org slugs follow the same rule as agent ids. */
 export const orgSlugSchema = z.string().regex(AGENT_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lowercase letters, digits, dashes; at most 63)')
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment-variable style name')
-const providerId = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a provider id like "openai"')
-const mcpId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be an MCP server id like "github"')
+const envName = z.string().regex(SECRET_NAME_PATTERN, 'must be an environment-variable style name')
+const providerId = z.string().regex(PROVIDER_ID_PATTERN, 'must be a provider id like "openai"')
+const mcpId = z.string().regex(MCP_ID_PATTERN, 'must be an MCP server id like "github"')
 const httpUrl = z
   .string()
   .max(2048)

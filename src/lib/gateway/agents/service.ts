@@ -2,11 +2,11 @@
  * Agents of an org (S4/S5): every query takes the caller's org id; a missing agent and another
  * org's answer the same 403.
  */
-import {catalogEntry} from '../providers/catalog.js'
+import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
+import {catalogEntry} from '../../contract/providers.js'
 import type {AgentSpec, StoreTx} from '../store/types.js'
 import {badRequest, conflict, forbidden} from '../http/errors.js'
 import type {AgentPutBody} from './schema.js'
-import {DEFAULT_AGENT_ID} from './system-providers.js'
 import {toAgentDetail, toAgentSummary, type AgentDetail, type AgentSummary} from './view.js'
 
 /** The one answer for "no such agent" and "not your agent": same status, same body. */

@@ -2,10 +2,10 @@
  * System providers (spec/providers.md): at boot, each catalog provider whose key variable is
  * set in the gateway's environment becomes a provider of every org's `default` agent.
  */
-import {CATALOG, systemKeyVariable} from '../providers/catalog.js'
+import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
+import {CATALOG, systemKeyVariable} from '../../contract/providers.js'
 import type {AgentSpec, ProviderSpec, StoreTx} from '../store/types.js'
 
-export const DEFAULT_AGENT_ID = 'default'
 
 /** The system providers for an environment, in catalog order. Never assumes a key. */
 export function computeSystemProviders(env: NodeJS.ProcessEnv): ProviderSpec[] {

@@ -2,8 +2,8 @@
  * Pure helpers of the planner: canonical JSON (stable key order, undefined dropped), the
  * flattening of an agent spec into leaf paths, and the field-level diff of two specs.
  */
+import type {FieldChange} from '../../contract/apply.js'
 import type {AgentSpec} from '../store/types.js'
-import type {FieldChange} from '../../apply/types.js'
 
 type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
 

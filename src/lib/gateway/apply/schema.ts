@@ -4,14 +4,15 @@
  */
 import {z} from 'zod'
 
-import type {ApplyRequest, DesiredState} from '../../apply/types.js'
-
-export const AGENT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/
-export const PROJECT_ID = /^[a-z0-9][a-z0-9._-]{0,127}$/
-/** Same rules as the agents API (gateway/agents/schema.ts), so applied agents stay editable there. */
-export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
-const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/
-const MCP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
+import type {ApplyRequest, DesiredState} from '../../contract/apply.js'
+// Same rules as the agents API (gateway/agents/schema.ts), so applied agents stay editable there.
+import {
+  AGENT_ID_PATTERN as AGENT_ID,
+  MCP_ID_PATTERN as MCP_ID,
+  PROVIDER_ID_PATTERN as PROVIDER_ID,
+  SECRET_NAME_PATTERN as SECRET_NAME,
+  WIRE_PROJECT_ID_PATTERN as PROJECT_ID,
+} from '../../contract/ids.js'
 const PRE_APPROVED = /^\/mcp\/([^/]+)\/tools\/([^/]+)$/
 
 const nonEmpty = z.string().min(1, 'must not be empty')

@@ -9,8 +9,9 @@
  */
 import {createHash} from 'node:crypto'
 
+import type {ApplyRequest, ApplyResult, DesiredAgent, DesiredState, Plan, PlanChange, PlanSummary} from '../../contract/apply.js'
+import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
 import type {AgentRow, AgentSpec, SecretRow, Store, StoreTx} from '../store/types.js'
-import type {ApplyRequest, ApplyResult, DesiredAgent, DesiredState, Plan, PlanChange, PlanSummary} from '../../apply/types.js'
 import {HttpError, conflict} from '../http/errors.js'
 import {newId} from '../store/ids.js'
 import {canonicalJson, diffSpecs} from './diff.js'
@@ -57,7 +58,6 @@ interface StoredPlan {
   expiresAt: number
 }
 
-export const DEFAULT_AGENT_ID = 'default'
 
 export function summarize(changes: PlanChange[]): PlanSummary {
   const summary: PlanSummary = {create: 0, update: 0, delete: 0, noop: 0}

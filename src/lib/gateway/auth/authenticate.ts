@@ -7,9 +7,9 @@
  * query (token + user + org + membership). `last_used_at` is written at most once a minute per
  * token, after the request has gone on (never awaited by it).
  */
+import {isScope, type Scope} from '../../contract/scopes.js'
 import type {MemberRole, OrgRow, StoreTx, TokenRow, TokenWithOwner, UserRow} from '../store/types.js'
 import {forbidden, unauthenticated} from '../http/errors.js'
-import {isScope, type Scope} from './scopes.js'
 import {hashToken, isTokenFormat, sameHash} from './tokens.js'
 
 /** Who is calling: the token's user in the token's org. Every tenant query uses these ids. */

@@ -2,40 +2,17 @@
  * Token service: mint, list and revoke personal access tokens of the caller (S1, S19).
  * Every query takes the caller's org and user ids.
  */
+import type {CreateTokenRequest, CreatedToken, TokenView} from '../../contract/api.js'
+import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scopes.js'
 import type {StoreTx, TokenRow} from '../store/types.js'
 import {badRequest, forbidden, notFound} from '../http/errors.js'
 import {authCacheOf, type AuthContext} from './authenticate.js'
 import {DEFAULT_EXPIRES_IN, InvalidExpiryError, expiryDate} from './expiry.js'
-import {SCOPES, isScope, normalizeScopes, type Scope} from './scopes.js'
 import {generateToken, hashToken} from './tokens.js'
 
-export interface CreatedToken {
-  id: string
-  /** The plaintext token: returned exactly once, never stored. */
-  token: string
-  name: string
-  scopes: Scope[]
-  expiresAt: string | null
-}
+export type {CreatedToken, TokenView}
 
-export interface TokenView {
-  id: string
-  name: string
-  scopes: string[]
-  createdAt: string
-  lastUsedAt: string | null
-  expiresAt: string | null
-  expired: boolean
-  /** True for the token that made this request. */
-  current: boolean
-}
-
-export interface CreateTokenInput {
-  name: string
-  scopes: string[]
-  /** `30d`, `12h`, `never`, or seconds; default 90 days. */
-  expiresIn?: string | number
-}
+export type CreateTokenInput = CreateTokenRequest
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
 

@@ -6,8 +6,9 @@
  */
 import {userInfo} from 'node:os'
 
-import {DEFAULT_AGENT_ID, applySystemProviders} from '../agents/system-providers.js'
-import {SCOPES, isScope, normalizeScopes, type Scope} from '../auth/scopes.js'
+import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
+import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scopes.js'
+import {applySystemProviders} from '../agents/system-providers.js'
 import {mintToken} from '../auth/token-service.js'
 import {hashToken, isTokenFormat, sameHash} from '../auth/tokens.js'
 import {toOrg} from '../store/repos/orgs.js'

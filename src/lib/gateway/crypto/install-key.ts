@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {link, mkdir, readFile, stat, unlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {UsageError} from '../../cli/errors.js'
+import {GatewayConfigError} from '../errors.js'
 
 /**
  * The install key: 32 bytes that encrypt org secrets and OAuth grants at rest (S6).
@@ -12,8 +12,8 @@ import {UsageError} from '../../cli/errors.js'
 export const KEY_BYTES = 32
 export const KEY_FILE = 'encryption.key'
 
-/** Exit 2: the key is malformed, missing, or its file is readable by others. Never carries the key. */
-export class InvalidEncryptionKeyError extends UsageError {
+/** The key is malformed, missing, or its file is readable by others. Never carries the key. */
+export class InvalidEncryptionKeyError extends GatewayConfigError {
   constructor(message: string, options: {hint?: string; code?: string} = {}) {
     super(message, {code: options.code ?? 'ENCRYPTION_KEY_INVALID', hint: options.hint})
   }

@@ -4,8 +4,8 @@
  */
 import type {MiddlewareHandler} from 'hono'
 
+import type {Scope} from '../../contract/scopes.js'
 import {assertScope, authenticate} from '../auth/authenticate.js'
-import type {Scope} from '../auth/scopes.js'
 import type {Store} from '../store/types.js'
 import {requestHeader} from './node.js'
 import type {AppEnv} from './types.js'

@@ -37,8 +37,3 @@ export const forbidden = (message: string, hint?: string) => new HttpError(403, 
 export const notFound = (message: string, hint?: string) => new HttpError(404, 'NOT_FOUND', message, hint)
 
 export const conflict = (code: string, message: string, hint?: string) => new HttpError(409, code, message, hint)
-
-/** Postgres unique_violation (both `pg` and PGlite expose the SQLSTATE as `code`). */
-export function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as {code?: unknown}).code === '23505'
-}

@@ -17,14 +17,14 @@
  */
 import type {Hono} from 'hono'
 
+import type {Logger} from '../../core/log.js'
 import type {AgentService} from '../agents/service.js'
 import type {AuthContext} from '../auth/authenticate.js'
 import type {TokenService} from '../auth/token-service.js'
 import type {OrgService} from '../orgs/service.js'
 import type {ProviderSpec, Store} from '../store/types.js'
 
-export type LogLevel = 'info' | 'warn' | 'error' | 'debug'
-export type Logger = (level: LogLevel, msg: string) => void
+export type {LogLevel, Logger} from '../../core/log.js'
 
 export interface AppEnv {
   Variables: {

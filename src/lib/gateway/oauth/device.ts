@@ -6,10 +6,10 @@
  * (`approveWithToken`). Approval binds the code to (org, user); the next poll mints a PAT of that
  * user in that org with the requested scopes and consumes the code. Codes are stored hashed.
  */
+import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scopes.js'
 import {hasScope, type AuthContext} from '../auth/authenticate.js'
 import {verifyPassword, hashPassword} from '../auth/password.js'
 import {DEFAULT_EXPIRES_IN, parseExpiresIn} from '../auth/expiry.js'
-import {SCOPES, isScope, normalizeScopes, type Scope} from '../auth/scopes.js'
 import {mintToken} from '../auth/token-service.js'
 import {badRequest, forbidden} from '../http/errors.js'
 import {oauthRepo, type DeviceCodeRow} from '../store/repos/oauth.js'

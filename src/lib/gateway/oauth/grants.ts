@@ -13,6 +13,7 @@
  * Every grant query takes the caller's org and user (S4). Tokens never leave this module except
  * as the access token of `accessToken` / `connectionToken`.
  */
+import type {ConnectionView} from '../../contract/api.js'
 import {agentNotAccessible} from '../agents/service.js'
 import type {AuthContext} from '../auth/authenticate.js'
 import {decryptSecret, encryptSecret} from '../crypto/index.js'
@@ -29,18 +30,8 @@ export const REFRESH_SKEW_MS = 60_000
 /** How long one refresh may hold a grant's lease. */
 const LEASE_MS = 30_000
 
-export interface ConnectionView {
-  id: string
-  agentId: string
-  /** The MCP server id (kind mcp) or provider id (kind provider). */
-  target: string
-  kind: 'mcp' | 'provider'
-  status: 'active' | 'needs_reauth'
-  scopes: string[]
-  expiresAt: string | null
-  createdAt: string
-  updatedAt: string
-}
+
+export type {ConnectionView}
 
 export interface ConnectStart {
   authorizeUrl: string

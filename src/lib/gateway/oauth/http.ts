@@ -5,8 +5,8 @@
  */
 import type {Context} from 'hono'
 
+import type {Scope} from '../../contract/scopes.js'
 import {assertScope, authenticate, type AuthContext} from '../auth/authenticate.js'
-import type {Scope} from '../auth/scopes.js'
 import type {Store} from '../store/types.js'
 
 /** A parsed body: string fields only (arrays and objects are dropped, so nothing is coerced). */

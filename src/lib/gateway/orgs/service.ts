@@ -2,25 +2,16 @@
  * Organizations (team deployments, `admin` scope): create an org with its owner, its default
  * agent and the owner's first token in ONE transaction; list orgs; add members.
  */
+import type {CreatedOrg, OrgView, UserView} from '../../contract/api.js'
+import {OWNER_SCOPES} from '../../contract/scopes.js'
 import {ensureDefaultAgent} from '../agents/system-providers.js'
-import {OWNER_SCOPES} from '../auth/scopes.js'
 import {hashPassword} from '../auth/password.js'
 import {mintToken, toCreatedToken, type CreatedToken} from '../auth/token-service.js'
-import {conflict, isUniqueViolation, notFound} from '../http/errors.js'
+import {conflict, notFound} from '../http/errors.js'
+import {isUniqueViolation} from '../store/driver.js'
 import type {MemberRole, OrgRow, ProviderSpec, Store, StoreTx, UserRow} from '../store/types.js'
 
-export interface OrgView {
-  id: string
-  slug: string
-  name: string
-  createdAt: string
-}
-
-export interface UserView {
-  id: string
-  name: string
-  email: string | null
-}
+export type {OrgView, UserView}
 
 export interface PersonInput {
   email: string
@@ -60,7 +51,7 @@ export class OrgService {
     private readonly systemProviders: () => ProviderSpec[],
   ) {}
 
-  async create(input: {slug: string; name: string; owner: PersonInput}): Promise<{org: OrgView; user: UserView; token: CreatedToken}> {
+  async create(input: {slug: string; name: string; owner: PersonInput}): Promise<CreatedOrg> {
     try {
       return await this.store.transaction(async (tx) => {
         if (await tx.orgs.getBySlug(input.slug)) throw orgExists(input.slug)

@@ -4,9 +4,9 @@
  * index.ts drives the HTTP request, retries, timeouts and SSE parsing for all of them.
  */
 import type {EventSourceMessage} from 'eventsource-parser'
-import type {Dialect} from './catalog.js'
+import type {Dialect} from '../../contract/providers.js'
 
-export type {Dialect} from './catalog.js'
+export type {Dialect} from '../../contract/providers.js'
 
 /** A tool call the model made, as stored in the history and sent back to the provider. */
 export interface ToolCall {

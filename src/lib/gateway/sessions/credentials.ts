@@ -10,9 +10,9 @@
  * An expired grant is skipped, never an error: it cannot mask a valid declared key.
  * Nothing usable → NO_MODEL_CONFIGURED, whose message says how to fix it.
  */
+import {CATALOG, catalogEntry} from '../../contract/providers.js'
 import {decryptSecret} from '../crypto/index.js'
 import {findUserProviderKey} from '../oauth/grants.js'
-import {CATALOG, catalogEntry} from '../providers/catalog.js'
 import {ProviderError, resolveTarget, type ProviderTarget} from '../providers/index.js'
 import type {AgentRow, ProviderSpec, StoreTx} from '../store/types.js'
 

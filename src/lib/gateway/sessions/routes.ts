@@ -18,8 +18,6 @@ import {sseResponse} from './sse.js'
 
 export interface SessionRoutesOptions extends Partial<Pick<SessionServiceOptions, 'timeoutMs' | 'disconnectGraceMs' | 'shutdownWaitMs' | 'grants' | 'deliverBeforeStored' | 'commitWindowMs'>> {
   pingMs?: number
-  /** Receives the service once it is built (tests, the OpenAI-compatible endpoint). */
-  onService?: (service: SessionService) => void
 }
 
 const afterSchema = z.string().regex(/^\d{1,15}$/, 'must be a non-negative integer event id')
@@ -65,8 +63,6 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
         ...options,
       })
       services.lifecycle.onShutdown(() => sessions.shutdown())
-      options.onService?.(sessions)
-      registerSessionService(services, sessions)
 
       app.post('/api/v1/sessions', requireScope('chat'), async (c) => {
         const json = await readJson(c)
@@ -178,15 +174,4 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
 export const sessionRoutes: RouteModule = {
   name: 'sessions',
   register: (app, services) => createSessionRoutes().register(app, services),
-}
-
-const registry = new WeakMap<Services, SessionService>()
-
-function registerSessionService(services: Services, sessions: SessionService): void {
-  registry.set(services, sessions)
-}
-
-/** The session service mounted on this gateway, if the session routes are mounted. */
-export function sessionServiceOf(services: Services): SessionService | undefined {
-  return registry.get(services)
 }

@@ -4,7 +4,7 @@
  */
 import {z} from 'zod'
 
-import {AGENT_ID_PATTERN} from '../agents/schema.js'
+import {AGENT_ID_PATTERN} from '../../contract/ids.js'
 
 export const THREAD_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 export const SESSION_KEY_PATTERN = /^ses_[A-Za-z0-9]{32}$/

@@ -3,8 +3,8 @@
  * another tenant is answered exactly like a missing one (S5). The acting user is always the
  * token's user (S16).
  */
+import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
 import {agentNotAccessible} from '../agents/service.js'
-import {DEFAULT_AGENT_ID} from '../agents/system-providers.js'
 import {HttpError, conflict, forbidden} from '../http/errors.js'
 import type {Logger} from '../http/types.js'
 import type {ChatMessage} from '../providers/index.js'

@@ -1,6 +1,6 @@
-import {UsageError} from '../../cli/errors.js'
+import {trace} from '../../core/trace.js'
+import {GatewayConfigError} from '../errors.js'
 import type {Driver} from './driver.js'
-import {trace} from '../../cli/trace.js'
 import {migrate} from './migrate.js'
 import {openPgliteDriver} from './pglite.js'
 import {openPostgresDriver} from './postgres.js'
@@ -27,7 +27,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     const templatePath = opts.templatePath === undefined ? defaultTemplatePath() : opts.templatePath
     driver = (await openPgliteDriver(opts.dataDir, {templatePath})).driver
   } else {
-    throw new UsageError('the store needs a data dir or a DATABASE_URL')
+    throw new GatewayConfigError('the store needs a data dir or a DATABASE_URL', {code: 'USAGE'})
   }
   try {
     trace('store: driver open')

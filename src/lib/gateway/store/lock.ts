@@ -3,7 +3,7 @@ import {mkdir, readFile, rename, unlink, writeFile, link} from 'node:fs/promises
 import os from 'node:os'
 import path from 'node:path'
 
-import {OperationError} from '../../cli/errors.js'
+import {GatewayError} from '../errors.js'
 
 /**
  * One process per data dir (S12). PGlite does not lock its directory, and two processes on
@@ -35,8 +35,8 @@ export interface DataDirLock {
   release(): Promise<void>
 }
 
-/** Exit 1: another live process holds the data dir. */
-export class DataDirLockedError extends OperationError {
+/** Another live process holds the data dir. */
+export class DataDirLockedError extends GatewayError {
   readonly pid: number
   readonly url: string | null
   readonly lockPath: string
@@ -145,7 +145,7 @@ export async function acquireDataDirLock(dataDir: string, opts: {url?: string} =
       const existing = await readLockFile(file)
       if (!existing) continue // released meanwhile: try again
       if (isLive(file, existing.info)) throw new DataDirLockedError(file, existing.info)
-      if (attempt >= 5) throw new OperationError(`could not take over the stale lock ${file}`, {hint: `Delete ${file} if no lobu gateway uses ${dir}.`})
+      if (attempt >= 5) throw new GatewayError(`could not take over the stale lock ${file}`, {hint: `Delete ${file} if no lobu gateway uses ${dir}.`})
       await takeOverStale(file, existing.raw)
     }
   } finally {

@@ -1,4 +1,4 @@
-import {OperationError} from '../../cli/errors.js'
+import {GatewayError} from '../errors.js'
 import {type Driver, sqlState} from './driver.js'
 import {type Migration, MIGRATIONS} from './migrations.js'
 
@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
   applied_at  timestamptz NOT NULL DEFAULT now()
 )`
 
-export class SchemaTooNewError extends OperationError {
+export class SchemaTooNewError extends GatewayError {
   constructor(
     readonly databaseVersion: number,
     readonly supportedVersion: number,

@@ -2,12 +2,12 @@ import path from 'node:path'
 
 import type {PGlite} from '@electric-sql/pglite'
 
-import {OperationError} from '../../cli/errors.js'
+import {trace} from '../../core/trace.js'
+import {GatewayError} from '../errors.js'
 import type {Driver, TxSql} from './driver.js'
 import {PgliteWorkerConnection, openFailureOf, openInWorker, workerDriver} from './pglite-host.js'
 import {claimPrewarmedPglite, spawnPgliteWorker} from './pglite-prewarm.js'
 import type {PgliteOrigin} from './pglite-protocol.js'
-import {trace} from '../../cli/trace.js'
 
 export {PGDATA_DIR, START_SETTINGS, type PgliteOrigin} from './pglite-protocol.js'
 
@@ -65,14 +65,14 @@ export async function openPgliteDriver(
     await connection.terminate().catch(() => {})
     const failure = openFailureOf(err)
     if (failure === 'invalid') {
-      throw new OperationError((err as Error).message, {
+      throw new GatewayError((err as Error).message, {
         code: 'DATA_DIR_INVALID',
         hint: `Move it out of the way (or use another --data-dir) and start again.`,
       })
     }
     if (failure === 'start') {
       const reason = err instanceof Error ? err.message : String(err)
-      throw new OperationError(`cannot open the database in ${dir}: ${reason}`, {
+      throw new GatewayError(`cannot open the database in ${dir}: ${reason}`, {
         code: 'DATA_DIR_INVALID',
         hint: 'Is another version of lobu using this data dir? Use another --data-dir to start fresh.',
         cause: err,

@@ -13,7 +13,7 @@
  * ANALYZE, one statement at a time (requests arriving meanwhile wait for one statement at most).
  * A PostgreSQL server runs autovacuum itself: nothing is done there.
  */
-import type {Logger} from '../http/types.js'
+import type {Logger} from '../../core/log.js'
 import type {Sql, Store} from './types.js'
 
 /** Default time between two passes. */

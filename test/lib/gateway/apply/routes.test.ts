@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {DesiredAgent, DesiredState} from '../../../../src/lib/apply/types.js'
+import type {DesiredAgent, DesiredState} from '../../../../src/lib/contract/apply.js'
 import {type TestGateway, driverNames, startTestGateway} from '../../../support/gateway.js'
 
 const KEY = 'sk-route-test-secret-0123456789'

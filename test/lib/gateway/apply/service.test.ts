@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {DesiredAgent, DesiredState} from '../../../../src/lib/apply/types.js'
+import type {DesiredAgent, DesiredState} from '../../../../src/lib/contract/apply.js'
 import {ApplyService, type SecretCodec} from '../../../../src/lib/gateway/apply/service.js'
 import {decryptSecret, encryptSecret, keyedHash} from '../../../../src/lib/gateway/crypto/index.js'
 import type {AgentSpec, SecretRepo, Store, StoreTx} from '../../../../src/lib/gateway/store/types.js'

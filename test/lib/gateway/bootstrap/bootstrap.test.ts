@@ -1,7 +1,7 @@
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {computeSystemProviders} from '../../../../src/lib/gateway/agents/system-providers.js'
-import {SCOPES} from '../../../../src/lib/gateway/auth/scopes.js'
+import {SCOPES} from '../../../../src/lib/contract/scopes.js'
 import {generateToken, hashToken} from '../../../../src/lib/gateway/auth/tokens.js'
 import {BOOTSTRAP_META_KEY, bootstrap, ensureLocalCliToken} from '../../../../src/lib/gateway/bootstrap/index.js'
 import type {Store} from '../../../../src/lib/gateway/store/types.js'

@@ -103,7 +103,7 @@ describe('parseInstallKey', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(InvalidEncryptionKeyError)
       const e = err as InvalidEncryptionKeyError
-      expect(e.exitCode).toBe(2)
+      expect(e.kind).toBe('usage')
       expect(e.message).toContain('ENCRYPTION_KEY must be exactly 32 bytes')
       if (value.trim()) expect(e.message).not.toContain(value.trim()) // S7: never echo the key
       expect(e.hint).toMatch(/openssl rand -base64 32/)
@@ -190,7 +190,7 @@ describe('loadInstallKey', () => {
     expect(err).toBeInstanceOf(InvalidEncryptionKeyError)
     expect(err.code).toBe('ENCRYPTION_KEY_MISSING')
     expect(err.message).toContain('ENCRYPTION_KEY is required')
-    expect(err.exitCode).toBe(2)
+    expect(err.kind).toBe('usage')
   })
 })
 

@@ -42,7 +42,7 @@ describe('startGateway', () => {
     const err = await startGateway({port, dataDir, version: 't', env: {}, logger: quiet}).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(PortInUseError)
     expect((err as PortInUseError).port).toBe(port)
-    expect((err as PortInUseError).exitCode).toBe(1)
+    expect((err as PortInUseError).kind).toBe('failed')
     expect((err as PortInUseError).message).toContain(`port ${port} is in use`)
     expect(existsSync(dataDir)).toBe(false)
     expect(await readdir(dir)).toEqual([])
@@ -55,7 +55,7 @@ describe('startGateway', () => {
       (e: unknown) => e,
     )
     expect(err).toBeInstanceOf(InvalidEncryptionKeyError)
-    expect((err as InvalidEncryptionKeyError).exitCode).toBe(2)
+    expect((err as InvalidEncryptionKeyError).kind).toBe('usage')
     expect((err as Error).message).not.toContain('not-a-key')
     expect(existsSync(join(dataDir, 'gateway.lock'))).toBe(false)
     await expect(rawRequest(`${url}/health`)).rejects.toThrow()

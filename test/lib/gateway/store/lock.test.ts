@@ -82,7 +82,7 @@ describe('data-dir lock (S12)', () => {
     const locked = err as DataDirLockedError
     expect(locked.pid).toBe(holder.pid)
     expect(locked.url).toBe('http://127.0.0.1:9999')
-    expect(locked.exitCode).toBe(1)
+    expect(locked.kind).toBe('failed')
     expect(locked.message).toContain(`pid ${holder.pid}`)
     expect(locked.message).toContain('http://127.0.0.1:9999')
     // The holder's lock is untouched.
@@ -128,7 +128,10 @@ describe('data-dir lock (S12)', () => {
   it('takes over an unreadable lock', async () => {
     await writeFile(path.join(dataDir, LOCK_FILE), '')
     const lock = await acquireDataDirLock(dataDir)
+    expect(JSON.parse(await readFile(lock.path, 'utf8'))).toMatchObject({pid: process.pid, url: null})
+    expect(await readDataDirLock(dataDir)).toMatchObject({pid: process.pid, alive: true})
     await lock.release()
+    expect(existsSync(lock.path)).toBe(false)
   })
 
   it('records the url later with updateUrl', async () => {

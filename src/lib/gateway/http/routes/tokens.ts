@@ -1,5 +1,6 @@
 import {z} from 'zod'
 
+import type {WhoamiResponse} from '../../../contract/api.js'
 import {requireScope} from '../auth.js'
 import type {RouteModule} from '../types.js'
 import {jsonBody} from '../validate.js'
@@ -16,7 +17,7 @@ export const tokenRoutes: RouteModule = {
   register(app, services) {
     app.get('/api/v1/whoami', (c) => {
       const {user, org, token} = c.get('auth')
-      return c.json({
+      return c.json<WhoamiResponse>({
         user: {id: user.id, name: user.name, email: user.email},
         org: {id: org.id, slug: org.slug, name: org.name},
         token: {id: token.id, name: token.name, scopes: token.scopes, expiresAt: token.expiresAt?.toISOString() ?? null},

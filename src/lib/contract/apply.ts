@@ -2,7 +2,7 @@
  * The wire contract of `lobu apply`, shared by the CLI (src/lib/apply) and the gateway
  * (src/lib/gateway/apply). Types only: importing this file loads nothing.
  */
-import type {AgentSpec} from '../gateway/store/types.js'
+import type {AgentSpec} from './agents.js'
 
 /** One agent of the desired state: its lobu.toml id plus the spec the gateway stores. */
 export interface DesiredAgent extends AgentSpec {

@@ -4,10 +4,11 @@ import path from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {applyProject} from '../../../src/lib/apply/index.js'
+import {buildDesiredState} from '../../../src/lib/apply/desired-state.js'
 import {APPLY_PATH, PLAN_PATH} from '../../../src/lib/apply/run.js'
-import type {Plan, PlanChange} from '../../../src/lib/apply/types.js'
 import {loadProject} from '../../../src/lib/config/index.js'
+import type {Plan, PlanChange} from '../../../src/lib/contract/apply.js'
+import {autoApply} from '../../../src/lib/embedded/auto-apply.js'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -15,7 +16,7 @@ afterEach(async () => {
 })
 
 async function project(withId: boolean) {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'lobu-apply-project-'))
+  const root = await mkdtemp(path.join(os.tmpdir(), 'lobu-auto-apply-'))
   dirs.push(root)
   await mkdir(path.join(root, 'agents/support'), {recursive: true})
   const id = withId ? '[project]\nid = "desk-3f9a2c"\n\n' : ''
@@ -37,7 +38,9 @@ function fake(changes: PlanChange[]) {
   }
 }
 
-describe('applyProject (lobu run auto-apply)', () => {
+const gateway = {url: 'http://127.0.0.1:1', origin: 'http://127.0.0.1:1'}
+
+describe('autoApply (lobu run, an auto-booted lobu chat)', () => {
   const changes: PlanChange[] = [
     {kind: 'agent', id: 'support', action: 'update', fields: [{path: 'providers[0].model', before: 'gpt-4o', after: 'gpt-4o-mini'}]},
     {kind: 'agent', id: 'old', action: 'delete', fields: []},
@@ -47,22 +50,28 @@ describe('applyProject (lobu run auto-apply)', () => {
   it('applies without asking, prunes with a project id and logs one line per agent', async () => {
     const client = fake(changes)
     const lines: string[] = []
-    const result = await applyProject({client, project: await project(true), env: {OPENAI_API_KEY: 'sk-x'}, prune: true, log: (l) => lines.push(l)})
+    const p = await project(true)
+    const desired = await buildDesiredState(p, {OPENAI_API_KEY: 'sk-x'})
+    const result = await autoApply({gateway, token: 't', project: p, desired, log: (l) => lines.push(l), client})
     expect(client.requests.map((r) => r.path)).toEqual([PLAN_PATH, APPLY_PATH])
     expect(client.requests[0]!.body).toMatchObject({project: 'desk-3f9a2c', prune: true, secrets: {OPENAI_API_KEY: 'sk-x'}})
-    expect(lines).toEqual(['agent support: updated (providers[0].model)', 'agent old: deleted'])
-    expect(result.applied?.applied).toBe(true)
+    expect(lines).toEqual(['applied agent support: updated (providers[0].model)', 'applied agent old: deleted'])
+    expect(result).toEqual({agents: [{id: 'support', action: 'update'}, {id: 'old', action: 'delete'}], summary: {create: 0, update: 1, delete: 1, noop: 1}})
   })
 
   it('never prunes a project without an id', async () => {
     const client = fake(changes)
-    await applyProject({client, project: await project(false), env: {OPENAI_API_KEY: 'sk-x'}, prune: true})
+    const p = await project(false)
+    await autoApply({gateway, token: 't', project: p, desired: await buildDesiredState(p, {OPENAI_API_KEY: 'sk-x'}), log: () => {}, client})
     expect(client.requests[0]!.body.prune).toBe(false)
   })
 
-  it('throws exit 2 for a missing $NAME before any request', async () => {
-    const client = fake(changes)
-    await expect(applyProject({client, project: await project(true), env: {}})).rejects.toMatchObject({exitCode: 2})
-    expect(client.requests).toEqual([])
+  it('says when lobu.toml is already applied', async () => {
+    const client = fake([{kind: 'agent', id: 'support', action: 'noop', fields: []}])
+    const lines: string[] = []
+    const p = await project(true)
+    await autoApply({gateway, token: 't', project: p, desired: await buildDesiredState(p, {OPENAI_API_KEY: 'sk-x'}), log: (l) => lines.push(l), client})
+    expect(client.requests.map((r) => r.path)).toEqual([PLAN_PATH])
+    expect(lines).toEqual(['lobu.toml already applied: support unchanged'])
   })
 })

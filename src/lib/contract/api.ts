@@ -1,0 +1,102 @@
+/**
+ * The request and response bodies of the gateway's HTTP API, as the gateway sends them and the
+ * CLI reads them. Types only: importing this file loads nothing. The gateway's views are built
+ * to these types (the views and services under src/lib/gateway/), the CLI's commands read them as is.
+ */
+
+import type {Scope} from './scopes.js'
+
+// ---------- GET /health (no auth) ----------
+
+export interface HealthResponse {
+  ok: true
+  version: string
+  /** The project a local gateway serves (projectIdOf, src/lib/contract/ids.ts), else null. */
+  project: string | null
+}
+
+// ---------- GET /api/v1/whoami ----------
+
+export interface WhoamiResponse {
+  user: {id: string; name: string; email: string | null}
+  org: {id: string; slug: string; name: string}
+  token: {id: string; name: string; scopes: string[]; expiresAt: string | null}
+}
+
+// ---------- /api/v1/tokens (tokens:write) ----------
+
+/** `POST /api/v1/tokens` body. */
+export interface CreateTokenRequest {
+  name: string
+  scopes: string[]
+  /** `30d`, `12h`, `never`, or seconds; default 90 days. */
+  expiresIn?: string | number
+}
+
+/** `POST /api/v1/tokens` answer (201). */
+export interface CreatedToken {
+  id: string
+  /** The plaintext token: returned exactly once, never stored. */
+  token: string
+  name: string
+  scopes: Scope[]
+  expiresAt: string | null
+}
+
+/** One of `GET /api/v1/tokens` (an array of them): never the secret. */
+export interface TokenView {
+  id: string
+  name: string
+  scopes: string[]
+  createdAt: string
+  lastUsedAt: string | null
+  expiresAt: string | null
+  expired: boolean
+  /** True for the token that made this request. */
+  current: boolean
+}
+
+// ---------- /api/v1/admin/orgs (admin) ----------
+
+export interface OrgView {
+  id: string
+  slug: string
+  name: string
+  createdAt: string
+}
+
+export interface UserView {
+  id: string
+  name: string
+  email: string | null
+}
+
+/** `POST /api/v1/admin/orgs` body. */
+export interface CreateOrgRequest {
+  slug: string
+  name: string
+  owner: {email: string; name: string; password?: string}
+}
+
+/** `POST /api/v1/admin/orgs` answer (201): the org, its owner and the owner's first token. */
+export interface CreatedOrg {
+  org: OrgView
+  user: UserView
+  token: CreatedToken
+}
+
+// ---------- oauth: /api/v1/oauth/connections ----------
+
+/** A connection of the caller (an OAuth grant or a stored provider key); never its secret. */
+export interface ConnectionView {
+  id: string
+  agentId: string
+  /** The MCP server id (kind mcp) or provider id (kind provider). */
+  target: string
+  kind: 'mcp' | 'provider'
+  status: 'active' | 'needs_reauth'
+  scopes: string[]
+  expiresAt: string | null
+  createdAt: string
+  updatedAt: string
+}
