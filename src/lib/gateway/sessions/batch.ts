@@ -10,6 +10,8 @@
  * nothing) and gather a burst otherwise; the work that follows a turn's first token (ids,
  * log, commit) starts at the end of the event loop's turn, after the sockets were written.
  */
+import {AsyncResource} from 'node:async_hooks'
+
 import {sessionRepo, type NewSession, type SessionEventRow, type SessionRow, type TurnCommitItem, type TurnLoadRequest, type TurnLoadRow} from '../store/repos/sessions.js'
 import type {Store} from '../store/types.js'
 
@@ -47,8 +49,10 @@ interface Queued<In, Out> {
 
 /**
  * Runs `flush` over the items queued meanwhile, one flush at a time, in arrival order. A flush
- * never starts inside a caller's call chain (a microtask, or setImmediate with `defer`): it
- * belongs to none of its callers (whose store transaction, say, must not see it).
+ * never runs in a caller's async context: it belongs to none of its callers (whose store
+ * transaction, say, must not see it: the store follows its transactions with
+ * AsyncLocalStorage, which a microtask or setImmediate would carry over), but to the batcher's
+ * own, bound when the batcher is built.
  */
 export class Batcher<In, Out> {
   private queue: Queued<In, Out>[] = []
@@ -62,7 +66,7 @@ export class Batcher<In, Out> {
   private demand = false
   /** closeWindow() was called. */
   private windowClosed = false
-  private readonly start = () => void this.drain()
+  private readonly start = AsyncResource.bind(() => void this.drain())
 
   constructor(
     private readonly flush: (items: In[]) => Promise<Out[]>,
