@@ -181,20 +181,23 @@ export class SessionWork {
     )
     this.loads = new Batcher(
       async (items) => {
-        // One request per (key, org, user) in the statement; duplicates share its row.
-        const distinct = new Map<string, TurnLoadRequest>()
-        for (const item of items) {
+        // One request per (key, org, user) in the statement; duplicates share its row. The
+        // statement checks each request's owner: its answers are per request, never by key.
+        const requests: TurnLoadRequest[] = []
+        const slot = new Map<string, number>()
+        const slots = items.map((item) => {
           const id = `${item.key}\u0000${item.orgId}\u0000${item.userId}`
-          const prev = distinct.get(id)
+          const at = slot.get(id)
+          if (at === undefined) {
+            slot.set(id, requests.length)
+            return requests.push(item) - 1
+          }
           // Two callers holding different agent versions: ask for the spec.
-          if (!prev) distinct.set(id, item)
-          else if (prev.agentVersion !== item.agentVersion) distinct.set(id, {...prev, agentVersion: null})
-        }
-        const rows = await repo.loadTurns([...distinct.values()])
-        return items.map((item) => {
-          const row = rows.get(item.key)
-          return row && row.session.orgId === item.orgId && row.session.userId === item.userId ? row : undefined
+          if (requests[at]!.agentVersion !== item.agentVersion) requests[at] = {...requests[at]!, agentVersion: null}
+          return at
         })
+        const rows = await repo.loadTurns(requests)
+        return slots.map((at) => rows[at])
       },
       {defer: 'busy'},
     )

@@ -105,10 +105,12 @@ describe('request bodies checked by hand: properties', () => {
   })
 
   it('POST …/messages: the same accept/reject and the same value as postMessageSchema', () => {
+    // Contents at the length bounds are few (each costs a copy of half a megabyte).
     const content = fc.oneof(
-      fc.string({unit: 'binary', maxLength: 30}),
-      fc.constantFrom('', ' ', '\u0000', '😀', 'x'.repeat(MAX_CONTENT_CHARS), 'x'.repeat(MAX_CONTENT_CHARS + 1), '😀'.repeat(MAX_CONTENT_CHARS / 2), 'é'.repeat(MAX_CONTENT_CHARS / 2 + 1)),
-      fc.jsonValue({maxDepth: 1}),
+      {arbitrary: fc.string({unit: 'binary', maxLength: 30}), weight: 8},
+      {arbitrary: fc.constantFrom('', ' ', '\u0000', '😀'), weight: 4},
+      {arbitrary: fc.constantFrom('x'.repeat(MAX_CONTENT_CHARS), 'x'.repeat(MAX_CONTENT_CHARS + 1), '😀'.repeat(MAX_CONTENT_CHARS / 2), 'é'.repeat(MAX_CONTENT_CHARS / 2 + 1)), weight: 1},
+      {arbitrary: fc.jsonValue({maxDepth: 1}), weight: 4},
     )
     const body = fc.oneof(
       fc
@@ -122,9 +124,9 @@ describe('request bodies checked by hand: properties', () => {
         check(quickPostMessage, postMessageSchema, value)
         if (postMessageSchema.safeParse(value).success) accepted++
       }),
-      {numRuns: 3_000},
+      {numRuns: 2_000},
     )
-    expect(accepted).toBeGreaterThan(300)
-    expect(accepted).toBeLessThan(2_700)
+    expect(accepted).toBeGreaterThan(200)
+    expect(accepted).toBeLessThan(1_800)
   })
 })

@@ -78,8 +78,8 @@ describe.each(storeDrivers())('session hot-path statements on $name', ({name, op
         {key: k, orgId: orgA, userId: user},
         {key: key(), orgId: orgA, userId: user},
       ])
-      expect([...loaded.keys()]).toEqual([k])
-      const row = loaded.get(k)!
+      expect(loaded.map((r) => r?.session.key)).toEqual([k, undefined])
+      const row = loaded[0]!
       expect(row.session).toMatchObject({key: k, orgId: orgA, userId: user, agentId: 'support'})
       expect(row.agent?.spec?.files.identity).toBe('A support')
       expect(row.history).toEqual([
@@ -91,22 +91,29 @@ describe.each(storeDrivers())('session hot-path statements on $name', ({name, op
       expect(row.grantTargets).toEqual([])
       // The user's own key for a provider of this agent: its target comes with the turn.
       await oauthRepo(store.sql).upsertGrant({orgId: orgA, userId: user, agentId: 'support', kind: 'provider', target: 'openai', accessToken: 'v1:cccc', refreshToken: null, scopes: [], expiresAt: null})
-      expect((await repo().loadTurns([{key: k, orgId: orgA, userId: user}])).get(k)?.grantTargets).toEqual(['openai'])
+      expect((await repo().loadTurns([{key: k, orgId: orgA, userId: user}]))[0]?.grantTargets).toEqual(['openai'])
       await store.sql.query("DELETE FROM oauth_grants WHERE org_id = $1 AND user_id = $2", [orgA, user])
       // Another org's or another user's token: nothing (S4).
-      expect((await repo().loadTurns([{key: k, orgId: orgB, userId: user}])).size).toBe(0)
-      expect((await repo().loadTurns([{key: k, orgId: orgA, userId: other}])).size).toBe(0)
+      expect(await repo().loadTurns([{key: k, orgId: orgB, userId: user}])).toEqual([undefined])
+      expect(await repo().loadTurns([{key: k, orgId: orgA, userId: other}])).toEqual([undefined])
+      // The same key asked for by its owner and by others in one statement: only the owner's request gets it.
+      const mixed = await repo().loadTurns([
+        {key: k, orgId: orgB, userId: user},
+        {key: k, orgId: orgA, userId: user},
+        {key: k, orgId: orgA, userId: other},
+      ])
+      expect(mixed.map((r) => r?.session.key)).toEqual([undefined, k, undefined])
     })
 
     it('sends the agent spec only when its version changed', async () => {
       const k = key()
       await repo().insertIfAgent([{key: k, orgId: orgA, userId: user, agentId: 'support', thread: `t-${suffix()}`}])
-      const first = (await repo().loadTurns([{key: k, orgId: orgA, userId: user}])).get(k)!
-      const same = (await repo().loadTurns([{key: k, orgId: orgA, userId: user, agentVersion: first.agent!.version}])).get(k)!
+      const first = (await repo().loadTurns([{key: k, orgId: orgA, userId: user}]))[0]!
+      const same = (await repo().loadTurns([{key: k, orgId: orgA, userId: user, agentVersion: first.agent!.version}]))[0]!
       expect(same.agent?.version).toBe(first.agent!.version)
       expect(same.agent?.spec).toBeUndefined()
       await store.agents.upsert({orgId: orgA, agentId: 'support', spec: spec(`changed ${suffix()}`), managedBy: null})
-      const changed = (await repo().loadTurns([{key: k, orgId: orgA, userId: user, agentVersion: first.agent!.version}])).get(k)!
+      const changed = (await repo().loadTurns([{key: k, orgId: orgA, userId: user, agentVersion: first.agent!.version}]))[0]!
       expect(changed.agent?.version).not.toBe(first.agent!.version)
       expect(changed.agent?.spec?.files.identity).toMatch(/^changed /)
     })

@@ -139,7 +139,7 @@ const AGENT_VERSION = `a.xmin::text || '/' || floor(extract(epoch FROM a.updated
  * of the user's sessions, ~0.5 ms per turn at 3 000 sessions).
  */
 export const LOAD_TURNS = `
-SELECT s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_id, s.created_at, s.updated_at,
+SELECT req.ord, s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_id, s.created_at, s.updated_at,
   ${AGENT_VERSION} AS agent_version,
   CASE WHEN ${AGENT_VERSION} IS DISTINCT FROM req.agent_version THEN a.spec END AS agent_spec,
   a.managed_by AS agent_managed_by, a.created_at AS agent_created_at, a.updated_at AS agent_updated_at,
@@ -149,7 +149,7 @@ SELECT s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_id, s.crea
           AND a.spec -> 'providers' @> jsonb_build_array(jsonb_build_object('key', jsonb_build_object('kind', 'secret', 'name', x.name)))) AS secrets,
   ARRAY(SELECT g.target FROM oauth_grants g
         WHERE g.org_id = s.org_id AND g.user_id = s.user_id AND g.agent_id = s.agent_id AND g.kind = 'provider') AS grant_targets
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS req (key, org_id, user_id, agent_version)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS req (key, org_id, user_id, agent_version, ord)
 JOIN LATERAL (SELECT * FROM sessions WHERE sessions.key = req.key OFFSET 0) s ON s.org_id = req.org_id AND s.user_id = req.user_id
 LEFT JOIN agents a ON a.org_id = s.org_id AND a.agent_id = s.agent_id`
 
@@ -261,10 +261,10 @@ export interface SessionRepo {
    * Load several turns at once, ONE read-only statement: each session only when it belongs to
    * the request's org AND user (S4), with its agent (the spec only when it changed since
    * `agentVersion`), history, the org secrets its providers name and the user's provider grant
-   * targets. Keyed by session key; a session not found is absent. Requests must be distinct by
-   * (key, org, user).
+   * targets. One entry per request, in order: undefined for a session not found, or not the
+   * request's org and user's. This is the one owner check of a turn: no caller checks again.
    */
-  loadTurns(requests: readonly TurnLoadRequest[]): Promise<Map<string, TurnLoadRow>>
+  loadTurns(requests: readonly TurnLoadRequest[]): Promise<(TurnLoadRow | undefined)[]>
   /** reserveEventIds for several sessions in one statement: key → last id (absent: no such session). */
   reserveEventIdsMany(requests: readonly {key: string; count: number}[]): Promise<Map<string, number>>
   /**
@@ -475,15 +475,15 @@ export function sessionRepo(sql: Sql, options: SessionRepoOptions = {}): Session
       await sql.query('DELETE FROM session_events WHERE session_key = $1 AND created_at < $2', [key, before])
     },
     async loadTurns(requests) {
-      const out = new Map<string, TurnLoadRow>()
+      const out: (TurnLoadRow | undefined)[] = Array.from({length: requests.length}, () => undefined)
       if (requests.length === 0) return out
-      const rows = await run('lobu_load_turns_v1', () => LOAD_TURNS, [
+      const rows = await run('lobu_load_turns_v2', () => LOAD_TURNS, [
         {type: 'text', values: requests.map((r) => r.key)},
         {type: 'text', values: requests.map((r) => r.orgId)},
         {type: 'text', values: requests.map((r) => r.userId)},
         {type: 'text', values: requests.map((r) => r.agentVersion ?? null)},
       ])
-      for (const row of rows) out.set(String(row.key), toTurnLoad(row))
+      for (const row of rows) out[Number(row.ord) - 1] = toTurnLoad(row)
       return out
     },
     async reserveEventIdsMany(requests) {
