@@ -12,7 +12,7 @@ import type {SessionWork} from './batch.js'
 import {HubRegistry} from './hub.js'
 
 /** Bound of SessionCaches.agents. */
-export const AGENT_CACHE_MAX = 1_000
+const AGENT_CACHE_MAX = 1_000
 /** Bound of SessionCaches.sessions. */
 export const SESSION_CACHE_MAX = 10_000
 

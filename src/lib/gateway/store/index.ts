@@ -73,7 +73,7 @@ export interface TxContext {
  * transaction that ended may come back when the next one starts: storeOver only trusts an id
  * that is still open.
  */
-export function asyncLocalTxContext(): TxContext {
+function asyncLocalTxContext(): TxContext {
   const storage = new AsyncLocalStorage<number>()
   return {
     run: (id, fn) => storage.run(id, fn),
