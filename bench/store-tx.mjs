@@ -3,16 +3,18 @@
 // stack-trace trick it used before (bench/support/stack-tx-context.mjs), the same workload both
 // ways, in one run. Measured on the built package (run `npm run build` first):
 //
-//   node bench/store-tx.mjs [--rounds 3] [--json]     BENCH_TX_DEPTH (8): depth of the call chains
+//   node bench/store-tx.mjs [--rounds 3] [--json]
 //
 // Each sample is a fresh `node` process (an AsyncLocalStorage once used changes the whole
 // process: on Node 20 every promise then pays for its async hook while it is enabled) over its
 // own PGlite data dir (the built template), timing three phases, each the median of 3 repeats:
-//   transactions — 300 transactions from 10 concurrent flows, each 3 statements, two of them at
-//                  the end of a call chain 8 async functions deep, one of those through a nested
-//                  store.transaction() that joins it, while 10 other flows query the store
+//   tx depth 0/8 — 300 transactions from 10 concurrent flows, each 3 statements, two of them at
+//                  the end of a call chain 0 or 8 async functions deep, one of those through a
+//                  nested store.transaction() that joins it, while 10 other flows query the store
 //                  itself from as deep (each such query looks for an enclosing transaction, then
-//                  waits for it: PGlite is one connection)
+//                  waits for it: PGlite is one connection). A request of the gateway reaches the
+//                  store through its middleware, route, service and repository: 8 is nearer
+//                  the gateway's chains, 0 the stack trick's best case
 //   busy         — promise-heavy work of the process (200 000 awaits through async functions,
 //                  as the HTTP and SSE code does) while one transaction is open
 //   idle         — the same work with no transaction open (the gateway's chat hot path)
@@ -34,8 +36,8 @@ const TX = 300
 const FLOWS = 10
 const AWAITS = 200_000
 const REPEATS = 3
-/** How deep the call chains of the transactions phase are (the stack trick's cost grows with it). */
-const DEPTH = Number(process.env.BENCH_TX_DEPTH ?? 8)
+/** How deep the call chains of the transactions phases are (the stack trick's cost grows with it). */
+const DEPTHS = [0, 8]
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -69,7 +71,7 @@ if (args[0] === '--child') {
     if (depth > 0) return deep(depth - 1, fn)
     return fn()
   }
-  const transactions = async () => {
+  const transactions = async (depth) => {
     let next = 0
     let done = false
     const writer = async () => {
@@ -77,13 +79,13 @@ if (args[0] === '--child') {
         const i = next++
         await store.transaction(async (tx) => {
           await tx.sql.query('INSERT INTO bench_tx (id, n) VALUES ($1, 0) ON CONFLICT (id) DO UPDATE SET n = bench_tx.n + 1', [i % 100])
-          await deep(DEPTH, () => tx.sql.query('SELECT n FROM bench_tx WHERE id = $1', [i % 100]))
-          await deep(DEPTH, () => store.transaction((inner) => inner.sql.query('UPDATE bench_tx SET n = n + 1 WHERE id = $1', [i % 100])))
+          await deep(depth, () => tx.sql.query('SELECT n FROM bench_tx WHERE id = $1', [i % 100]))
+          await deep(depth, () => store.transaction((inner) => inner.sql.query('UPDATE bench_tx SET n = n + 1 WHERE id = $1', [i % 100])))
         })
       }
     }
     const reader = async () => {
-      while (!done) await deep(DEPTH, () => store.sql.query('SELECT count(*) FROM bench_tx'))
+      while (!done) await deep(depth, () => store.sql.query('SELECT count(*) FROM bench_tx'))
     }
     const readers = Array.from({length: FLOWS}, reader)
     await Promise.all(Array.from({length: FLOWS}, writer))
@@ -123,17 +125,18 @@ if (args[0] === '--child') {
     return performance.now() - t0
   }
   // Warm-up of both code paths.
-  await transactions()
+  for (const depth of DEPTHS) await transactions(depth)
   await busy()
   await work()
-  const out = {transactions: [], busy: [], idle: []}
+  const out = {busy: [], idle: []}
+  for (const depth of DEPTHS) out[`tx${depth}`] = []
   for (let r = 0; r < REPEATS; r++) {
-    out.transactions.push(await timed(transactions))
+    for (const depth of DEPTHS) out[`tx${depth}`].push(await timed(() => transactions(depth)))
     out.busy.push(await busy())
     out.idle.push(await timed(work))
   }
   await store.close()
-  process.stdout.write(JSON.stringify({transactions: median(out.transactions), busy: median(out.busy), idle: median(out.idle)}))
+  process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(out).map(([phase, ms]) => [phase, median(ms)]))))
   process.exit(0)
 }
 
@@ -157,16 +160,16 @@ try {
   rmSync(base, {recursive: true, force: true})
 }
 
-const phases = ['transactions', 'busy', 'idle']
+const phases = [...DEPTHS.map((d) => `tx${d}`), 'busy', 'idle']
 const med = (way, phase) => median(samples[way].map((s) => s[phase]))
 const rows = phases.map((phase) => ({phase, stackMs: med('stack', phase), asyncLocalMs: med('async', phase)}))
 const total = {phase: 'total', stackMs: rows.reduce((n, r) => n + r.stackMs, 0), asyncLocalMs: rows.reduce((n, r) => n + r.asyncLocalMs, 0)}
 const stackWinsBy = 1 - total.stackMs / total.asyncLocalMs
 if (json) {
-  console.log(JSON.stringify({node: process.version, rounds, depth: DEPTH, rows: [...rows, total], stackWinsBy}))
+  console.log(JSON.stringify({node: process.version, rounds, rows: [...rows, total], stackWinsBy}))
 } else {
   const labels = {
-    transactions: `${TX} tx, ${FLOWS} flows + ${FLOWS} readers, depth ${DEPTH}`,
+    ...Object.fromEntries(DEPTHS.map((d) => [`tx${d}`, `${TX} tx, ${FLOWS} flows + ${FLOWS} readers, depth ${d}`])),
     busy: `${AWAITS / 1000}k awaits, a transaction open`,
     idle: `${AWAITS / 1000}k awaits, none open`,
     total: 'total',
