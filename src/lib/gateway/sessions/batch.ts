@@ -10,6 +10,8 @@
  * nothing) and gather a burst otherwise; the work that follows a turn's first token (ids,
  * log, commit) starts at the end of the event loop's turn, after the sockets were written.
  */
+import {AsyncResource} from 'node:async_hooks'
+
 import {sessionRepo, type NewSession, type SessionEventRow, type SessionRow, type TurnCommitItem, type TurnLoadRequest, type TurnLoadRow} from '../store/repos/sessions.js'
 import type {Store} from '../store/types.js'
 
@@ -47,8 +49,10 @@ interface Queued<In, Out> {
 
 /**
  * Runs `flush` over the items queued meanwhile, one flush at a time, in arrival order. A flush
- * never starts inside a caller's call chain (a microtask, or setImmediate with `defer`): it
- * belongs to none of its callers (whose store transaction, say, must not see it).
+ * never runs in a caller's async context: it belongs to none of its callers (whose store
+ * transaction, say, must not see it: the store follows its transactions with
+ * AsyncLocalStorage, which a microtask or setImmediate would carry over), but to the batcher's
+ * own, bound when the batcher is built.
  */
 export class Batcher<In, Out> {
   private queue: Queued<In, Out>[] = []
@@ -62,7 +66,7 @@ export class Batcher<In, Out> {
   private demand = false
   /** closeWindow() was called. */
   private windowClosed = false
-  private readonly start = () => void this.drain()
+  private readonly start = AsyncResource.bind(() => void this.drain())
 
   constructor(
     private readonly flush: (items: In[]) => Promise<Out[]>,
@@ -177,20 +181,23 @@ export class SessionWork {
     )
     this.loads = new Batcher(
       async (items) => {
-        // One request per (key, org, user) in the statement; duplicates share its row.
-        const distinct = new Map<string, TurnLoadRequest>()
-        for (const item of items) {
+        // One request per (key, org, user) in the statement; duplicates share its row. The
+        // statement checks each request's owner: its answers are per request, never by key.
+        const requests: TurnLoadRequest[] = []
+        const slot = new Map<string, number>()
+        const slots = items.map((item) => {
           const id = `${item.key}\u0000${item.orgId}\u0000${item.userId}`
-          const prev = distinct.get(id)
+          const at = slot.get(id)
+          if (at === undefined) {
+            slot.set(id, requests.length)
+            return requests.push(item) - 1
+          }
           // Two callers holding different agent versions: ask for the spec.
-          if (!prev) distinct.set(id, item)
-          else if (prev.agentVersion !== item.agentVersion) distinct.set(id, {...prev, agentVersion: null})
-        }
-        const rows = await repo.loadTurns([...distinct.values()])
-        return items.map((item) => {
-          const row = rows.get(item.key)
-          return row && row.session.orgId === item.orgId && row.session.userId === item.userId ? row : undefined
+          if (requests[at]!.agentVersion !== item.agentVersion) requests[at] = {...requests[at]!, agentVersion: null}
+          return at
         })
+        const rows = await repo.loadTurns(requests)
+        return slots.map((at) => rows[at])
       },
       {defer: 'busy'},
     )

@@ -20,6 +20,7 @@ import type {Logger} from '../http/types.js'
 import {sessionRepo, type SessionEventRow} from '../store/repos/sessions.js'
 import type {Store} from '../store/types.js'
 import type {SessionWork} from './batch.js'
+import type {SseSink} from './sse.js'
 
 export interface SessionEvent {
   id: number
@@ -76,6 +77,8 @@ export class SessionHub {
   readonly turns = new Map<string, TurnControl>()
   /** Subscribers of GET /events (they keep an attached turn alive after its poster left). */
   watchers = 0
+  /** The session's open SSE responses (closed at shutdown and when the session ends). */
+  readonly sinks = new Set<SseSink>()
   private readonly listeners = new Set<Listener>()
   private readonly recent: SessionEvent[] = []
   private pending: SessionEvent[] = []
@@ -104,6 +107,8 @@ export class SessionHub {
     return (
       this.listeners.size === 0 &&
       this.turns.size === 0 &&
+      this.watchers === 0 &&
+      this.sinks.size === 0 &&
       this.pending.length === 0 &&
       this.blocked.length === 0 &&
       !this.flushing &&

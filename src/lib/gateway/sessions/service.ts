@@ -13,7 +13,8 @@ import {sessionRepo, type NewSessionMessage, type SessionMessageRow, type Sessio
 import type {AgentRow, ProviderSpec, Store} from '../store/types.js'
 import {SessionWork} from './batch.js'
 import {secretNamesOf, type GrantFinder, type PrefetchedCredentials} from './credentials.js'
-import {HubRegistry, ID_BLOCK, type Listener, type SessionHub, type TurnControl} from './hub.js'
+import {SessionCaches} from './caches.js'
+import {type HubRegistry, ID_BLOCK, type Listener, type SessionHub, type TurnControl} from './hub.js'
 import type {CreateSessionBody} from './schema.js'
 import type {SseSink} from './sse.js'
 import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnEnvironment, type TurnOutcome} from './turn.js'
@@ -70,9 +71,6 @@ export interface MessageView {
 
 /** How long the event log keeps events for replay. */
 const EVENT_RETENTION_MS = 60 * 60 * 1000
-/** Bounds of the in-memory maps (agent specs by version, session key → agent id). */
-const AGENT_CACHE_MAX = 1_000
-const SESSION_AGENT_MAX = 10_000
 /** A session's expired events are deleted at most this often (by this instance). */
 const PRUNE_EVERY_MS = 10 * 60 * 1000
 
@@ -87,15 +85,9 @@ export interface PreparedTurn {
   history: ChatMessage[]
   prefetched: PrefetchedCredentials
   /** Event ids this instance reserved beforehand for the session, when still the latest. */
-  block?: IdBlock
+  block?: {last: number; count: number}
   /** Set when the event log may hold events past their retention. */
   pruneBefore?: Date
-}
-
-/** Reserved event ids [last - count + 1, last]. */
-interface IdBlock {
-  last: number
-  count: number
 }
 
 export function sessionNotAccessible(): HttpError {
@@ -120,33 +112,11 @@ export function newSessionKey(): string {
   return `ses_${randomBase62(32)}`
 }
 
-/** A Map that forgets its oldest entry beyond `max`. */
-function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key)
-  if (map.size >= max) map.delete(map.keys().next().value as K)
-  map.set(key, value)
-}
-
 export class SessionService {
-  readonly hubs: HubRegistry
   private readonly repo
   private readonly work: SessionWork
-  private readonly sinks = new Map<string, Set<SseSink>>()
-  /**
-   * Agent rows by (org, agent) with the version the database gave them: a turn's load sends
-   * the spec again only when the row changed (an apply, a PUT, a DELETE and re-create, on any
-   * instance), so a cached spec is never stale.
-   */
-  private readonly agents = new Map<string, {version: string; row: AgentRow}>()
-  /** Session key → agent id, to know which cached agent version to offer when loading a turn. */
-  private readonly sessionAgents = new Map<string, string>()
-  /**
-   * Event ids reserved for a session's next turn, by statements that run anyway (the session's
-   * INSERT, the commit of its last turn): a turn then reserves nothing on its way.
-   */
-  private readonly idBlocks = new Map<string, IdBlock>()
-  /** Session key → when this instance last pruned its event log. */
-  private readonly pruned = new Map<string, number>()
+  /** Everything kept in memory between requests, each cache described there. */
+  private readonly caches: SessionCaches
   private closing = false
   /** Every turn of this instance until it is over and stored (shutdown waits for them). */
   private readonly running = new Set<Promise<void>>()
@@ -168,8 +138,13 @@ export class SessionService {
     // Commits nobody waits for (their `done` is out) wait for the ones of the turns ending next.
     const commitWindowMs = this.deliverBeforeStored ? (opts.commitWindowMs ?? COMMIT_WINDOW_MS) : 0
     this.work = new SessionWork(opts.store, {commitWindowMs})
-    this.hubs = new HubRegistry(opts.store, this.work, opts.log)
+    this.caches = new SessionCaches(opts.store, this.work, opts.log)
     this.repo = sessionRepo(opts.store.sql)
+  }
+
+  /** The live hubs of this service's sessions. */
+  get hubs(): HubRegistry {
+    return this.caches.hubs
   }
 
   /**
@@ -177,7 +152,7 @@ export class SessionService {
    * commit then runs at once (a reader waits for it).
    */
   private stored(key: string): Promise<void> | undefined {
-    const pending = unstoredEnds(this.opts.store).get(key)
+    const pending = this.caches.unstored.get(key)
     if (!pending) return undefined
     pending.flush()
     return pending.storing
@@ -200,15 +175,18 @@ export class SessionService {
         const deleted = await repo.deleteByThread(owner, agentId, thread)
         return {old: deleted, row: await repo.insert({...owner, key: newSessionKey(), agentId, thread})}
       })
-      if (old) this.endSession(old, 'the thread was started afresh')
+      if (old) {
+        this.caches.forget(old)
+        this.endSession(old, 'the thread was started afresh')
+      }
       if (row) return {created: true, session: this.view(row)}
     }
     // A new thread is ONE statement (batched with other creations): inserted only when the agent
     // exists in the caller's org.
     const inserted = await this.work.creates.run({...owner, key: newSessionKey(), agentId, thread, reserve: ID_BLOCK})
     if (inserted) {
-      remember(this.idBlocks, inserted.key, {last: inserted.lastEventId, count: ID_BLOCK}, SESSION_AGENT_MAX)
-      return {created: true, session: this.view(inserted)}
+      this.caches.remember(inserted.key, {agentId: inserted.agentId, idBlock: {last: inserted.lastEventId, count: ID_BLOCK}})
+      return {created: true, session: toSessionView(inserted)}
     }
     const existing = await this.repo.findByThread(owner, agentId, thread)
     if (existing) return {created: false, session: this.view(existing)}
@@ -218,7 +196,7 @@ export class SessionService {
   }
 
   private view(row: SessionRow): SessionView {
-    remember(this.sessionAgents, row.key, row.agentId, SESSION_AGENT_MAX)
+    this.caches.remember(row.key, {agentId: row.agentId})
     return toSessionView(row)
   }
 
@@ -239,37 +217,39 @@ export class SessionService {
     // The history must hold the last turn, whose `done` may have left before it was stored.
     const storing = this.stored(key)
     if (storing) await storing
-    const agentId = this.sessionAgents.get(key)
-    const cached = agentId === undefined ? undefined : this.agents.get(`${owner.orgId}\u0000${agentId}`)
+    const agentId = this.caches.sessions.get(key)?.agentId
+    const cached = agentId === undefined ? undefined : this.caches.agents.get(`${owner.orgId}\u0000${agentId}`)
     const row = await this.work.loads.run({...owner, key, agentVersion: cached?.version ?? null})
     if (!row) throw sessionNotAccessible()
     const {session} = row
-    remember(this.sessionAgents, session.key, session.agentId, SESSION_AGENT_MAX)
     const agent = await this.agentOf(row)
     const names = secretNamesOf(agent?.spec.providers ?? [])
     // Ids reserved by this instance for this session (at its creation or at the end of its
     // last turn) are still the latest only if nobody reserved any since.
-    const block = this.idBlocks.get(session.key)
-    this.idBlocks.delete(session.key)
+    const memo = this.caches.sessions.get(session.key)
+    const block = memo?.idBlock
+    const pruneBefore = this.pruneBefore(session, memo?.prunedAt)
+    this.caches.remember(session.key, {agentId: session.agentId, idBlock: undefined, ...(pruneBefore && {prunedAt: Date.now()})})
     return {
       session,
       block: block && block.last === session.lastEventId ? block : undefined,
       agent,
       history: row.history,
       prefetched: {secrets: row.secrets, names, grantTargets: new Set(row.grantTargets)},
-      pruneBefore: this.pruneBefore(session),
+      pruneBefore,
     }
   }
 
-  /** The retention cut-off when the session's log may hold expired events (checked every PRUNE_EVERY_MS). */
-  private pruneBefore(session: SessionRow): Date | undefined {
+  /**
+   * The retention cut-off when the session's log may hold expired events: checked every
+   * PRUNE_EVERY_MS (`prunedAt`: when this instance last pruned it).
+   */
+  private pruneBefore(session: SessionRow, prunedAt: number | undefined): Date | undefined {
     const now = Date.now()
     const cutoff = now - EVENT_RETENTION_MS
     // Nothing in the log is older than the session itself.
     if (session.createdAt.getTime() >= cutoff) return undefined
-    const last = this.pruned.get(session.key)
-    if (last !== undefined && now - last < PRUNE_EVERY_MS) return undefined
-    remember(this.pruned, session.key, now, SESSION_AGENT_MAX)
+    if (prunedAt !== undefined && now - prunedAt < PRUNE_EVERY_MS) return undefined
     return new Date(cutoff)
   }
 
@@ -278,7 +258,7 @@ export class SessionService {
     const {session, agent} = row
     if (!agent) return undefined
     const cacheKey = `${session.orgId}\u0000${session.agentId}`
-    const cached = this.agents.get(cacheKey)
+    const cached = this.caches.agents.get(cacheKey)
     let full: AgentRow | undefined
     if (agent.spec) {
       full = {orgId: session.orgId, agentId: session.agentId, spec: agent.spec, managedBy: agent.managedBy, createdAt: agent.createdAt, updatedAt: agent.updatedAt}
@@ -289,7 +269,7 @@ export class SessionService {
       full = await this.opts.store.agents.get(session.orgId, session.agentId)
       return full
     }
-    if (cached?.version !== agent.version) remember(this.agents, cacheKey, {version: agent.version, row: full}, AGENT_CACHE_MAX)
+    if (cached?.version !== agent.version) this.caches.agents.set(cacheKey, {version: agent.version, row: full})
     return full
   }
 
@@ -304,6 +284,7 @@ export class SessionService {
     if (storing) await storing
     const deleted = await this.repo.delete(owner, key)
     if (!deleted) throw sessionNotAccessible()
+    this.caches.forget(key)
     this.endSession(key, 'the session was deleted')
     return {sessionKey: key, deleted: true}
   }
@@ -369,16 +350,16 @@ export class SessionService {
   watcherLeft(hub: SessionHub): void {
     hub.watchers = Math.max(0, hub.watchers - 1)
     for (const control of hub.turns.values()) this.checkOrphan(hub, control)
+    this.hubs.dropIfIdle(hub)
   }
 
   /** Track an open SSE response of a session (closed at shutdown and when the session ends). */
   trackSink(sessionKey: string, sink: SseSink): () => void {
-    let set = this.sinks.get(sessionKey)
-    if (!set) this.sinks.set(sessionKey, (set = new Set()))
-    set.add(sink)
+    const hub = this.hubs.get(sessionKey)
+    hub.sinks.add(sink)
     return () => {
-      set.delete(sink)
-      if (set.size === 0 && this.sinks.get(sessionKey) === set) this.sinks.delete(sessionKey)
+      hub.sinks.delete(sink)
+      this.hubs.dropIfIdle(hub)
     }
   }
 
@@ -404,8 +385,7 @@ export class SessionService {
       ])
       clearTimeout(timer)
     }
-    for (const set of this.sinks.values()) for (const sink of [...set]) sink.close()
-    this.sinks.clear()
+    for (const hub of this.hubs.all()) for (const sink of [...hub.sinks]) sink.close()
   }
 
   private checkOrphan(hub: SessionHub, control: TurnControl): void {
@@ -423,7 +403,7 @@ export class SessionService {
     const running = hub ? [...hub.turns.values()] : []
     for (const control of running) control.controller.abort(new TurnAbort('ABORTED', why))
     void Promise.allSettled(running.map((c) => c.done)).then(() => {
-      for (const sink of [...(this.sinks.get(key) ?? [])]) sink.close()
+      for (const sink of [...(this.hubs.peek(key)?.sinks ?? [])]) sink.close()
     })
   }
 
@@ -472,7 +452,7 @@ export class SessionService {
       messageId,
       async (events) => {
         const last = await this.work.commits.run({key: session.key, messages, events, pruneBefore: turn.pruneBefore, reserveNext: ID_BLOCK})
-        if (last !== undefined) remember(this.idBlocks, session.key, {last, count: ID_BLOCK}, SESSION_AGENT_MAX)
+        if (last !== undefined) this.caches.remember(session.key, {idBlock: {last, count: ID_BLOCK}})
       },
       {
         deliverFirst: this.deliverBeforeStored,
@@ -483,7 +463,7 @@ export class SessionService {
           const storing = hub.stored()
           if (!storing) return
           // Every session service over this store (gateways sharing it in one process) waits for it.
-          const unstored = unstoredEnds(this.opts.store)
+          const unstored = this.caches.unstored
           unstored.set(session.key, {storing, flush: () => this.work.commits.flushNow()})
           void storing.then(() => {
             if (unstored.get(session.key)?.storing === storing) unstored.delete(session.key)
@@ -492,21 +472,4 @@ export class SessionService {
       },
     )
   }
-}
-
-/** The end of a turn that was delivered before it was stored (see deliverBeforeStored). */
-interface UnstoredEnd {
-  /** Resolves once it is stored (never rejects). */
-  storing: Promise<void>
-  /** Runs its commit without waiting for the commit window. */
-  flush: () => void
-}
-
-const unstoredByStore = new WeakMap<Store, Map<string, UnstoredEnd>>()
-
-/** Session key → its unstored end, for everything that reads the database through this store. */
-function unstoredEnds(store: Store): Map<string, UnstoredEnd> {
-  let map = unstoredByStore.get(store)
-  if (!map) unstoredByStore.set(store, (map = new Map()))
-  return map
 }

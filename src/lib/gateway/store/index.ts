@@ -1,5 +1,7 @@
 import {trace} from '../../core/trace.js'
 import {GatewayConfigError} from '../errors.js'
+import {AsyncLocalStorage} from 'node:async_hooks'
+
 import type {Driver} from './driver.js'
 import {migrate} from './migrate.js'
 import {openPgliteDriver} from './pglite.js'
@@ -50,9 +52,35 @@ export class StoreMisuseError extends Error {
  */
 export const TX_STALL_MS = 5_000
 
-/** The name of the function that runs a transaction's fn: it shows in stack traces. */
-const TX_MARK = 'lobuStoreTx'
-let storeCount = 0
+/**
+ * How storeOver recognises the open transaction whose fn is running. The store's own is
+ * asyncLocalTxContext(); the bench (bench/store-tx.mjs) plugs in others to compare them.
+ */
+export interface TxContext {
+  /** Run `fn` as the fn of the open transaction `id`. */
+  run<T>(id: number, fn: () => Promise<T>): Promise<T>
+  /** The id given to run() of the fn whose (async) call chain is running, if any. */
+  current(): number | undefined
+  /** No transaction is open any more. */
+  idle(): void
+}
+
+/**
+ * The transaction of the running code, carried by AsyncLocalStorage through every `await`,
+ * timer and callback that fn starts. On Node 20 an AsyncLocalStorage in use makes every promise
+ * of the process pay for its async hook: it is disabled whenever no transaction is open, so the
+ * gateway's hot path (which runs no transaction) pays nothing. A context left behind by a
+ * transaction that ended may come back when the next one starts: storeOver only trusts an id
+ * that is still open.
+ */
+function asyncLocalTxContext(): TxContext {
+  const storage = new AsyncLocalStorage<number>()
+  return {
+    run: (id, fn) => storage.run(id, fn),
+    current: () => storage.getStore(),
+    idle: () => storage.disable(),
+  }
+}
 
 interface OpenTx {
   readonly id: number
@@ -72,35 +100,30 @@ interface OpenTx {
  * throw rolls it all back. Code inside fn uses the `tx` it is given, and hands it on to what it
  * calls (a function taking a StoreTx takes the store or a transaction alike).
  *
- * No AsyncLocalStorage (in Node 20 one in use makes every promise of the process pay for async
- * hooks): the open transactions are recognised in the stack instead, and only while one is
- * open. fn runs inside a function named after its transaction, and V8's async stack traces
- * carry that name through every `await` of fn's call chain. So, while a transaction is open:
+ * The open transaction whose fn is running is known through every `await`, timer and callback
+ * of fn's call chain (asyncLocalTxContext: AsyncLocalStorage, in use only while a transaction
+ * is open). So, while a transaction is open:
  * - a nested `store.transaction()` from fn's chain joins the outer transaction;
  * - a query of the store's own repositories from fn's chain throws StoreMisuseError at once (it
  *   would run outside the transaction; on PGlite, one connection, it would wait for it forever);
  * - on PGlite, the store's other work waits for the transaction to end; when the transaction
- *   issues no statement for TX_STALL_MS meanwhile (what a chain the stack cannot follow, a
- *   callback or a timer, would cause by waiting on the store), that work fails with
- *   StoreMisuseError instead of hanging the gateway.
+ *   issues no statement for TX_STALL_MS meanwhile (what a chain the context does not follow
+ *   would cause by waiting on the store: work handed to a queue that was started outside fn),
+ *   that work fails with StoreMisuseError instead of hanging the gateway.
  * With no transaction open, a query costs one size check.
  */
-export function storeOver(driver: Driver, options: {txStallMs?: number} = {}): Store {
+export function storeOver(driver: Driver, options: {txStallMs?: number; txContext?: TxContext} = {}): Store {
   const stallMs = options.txStallMs ?? TX_STALL_MS
-  const storeId = ++storeCount
-  const markPattern = new RegExp(`^${TX_MARK}_${storeId}_(\\d+)$`)
+  const context = options.txContext ?? asyncLocalTxContext()
   const open = new Map<number, OpenTx>()
   const singleConnection = driver.kind === 'pglite'
   let txCount = 0
   let closed = false
 
-  /** The open transaction whose fn is on the current (async) stack. */
+  /** The open transaction whose fn's call chain is running. */
   const enclosing = (): OpenTx | undefined => {
-    for (const name of stackFunctionNames()) {
-      const match = name === null ? null : markPattern.exec(name)
-      if (match) return open.get(Number(match[1]))
-    }
-    return undefined
+    const id = context.current()
+    return id === undefined ? undefined : open.get(id)
   }
 
   /** PGlite: resolves once no transaction is open (rejects when the open one stalls). */
@@ -150,12 +173,6 @@ export function storeOver(driver: Driver, options: {txStallMs?: number} = {}): S
 
   const begin = <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
     const id = ++txCount
-    // fn runs inside a function named after this transaction (see enclosing()).
-    const run = {
-      async [`${TX_MARK}_${storeId}_${id}`](tx: StoreTx): Promise<T> {
-        return await fn(tx)
-      },
-    }[`${TX_MARK}_${storeId}_${id}`]!
     return driver.transaction(async (txSql) => {
       let ended = false
       const guarded: Sql = {
@@ -173,10 +190,11 @@ export function storeOver(driver: Driver, options: {txStallMs?: number} = {}): S
       const t: OpenTx = {id, tx, inFlight: 0, lastActivity: performance.now(), waiters: []}
       open.set(id, t)
       try {
-        return await run(tx)
+        return await context.run(id, () => fn(tx))
       } finally {
         ended = true
         open.delete(id)
+        if (open.size === 0) context.idle()
         clearInterval(t.watch)
         for (const w of t.waiters) w.resolve()
       }
@@ -203,26 +221,6 @@ export function storeOver(driver: Driver, options: {txStallMs?: number} = {}): S
     },
   }
   return store
-}
-
-/**
- * The function names of the current stack, async frames included (V8 follows `await`s), read
- * from V8's call sites: whatever formats stack traces (source maps, a test runner) plays no part.
- */
-function stackFunctionNames(): (string | null)[] {
-  const prepare = Error.prepareStackTrace
-  const limit = Error.stackTraceLimit
-  Error.prepareStackTrace = (_err, sites) => sites
-  Error.stackTraceLimit = Infinity
-  try {
-    const holder: {stack?: unknown} = {}
-    Error.captureStackTrace(holder, stackFunctionNames)
-    const sites = holder.stack as NodeJS.CallSite[]
-    return sites.map((site) => site.getFunctionName())
-  } finally {
-    Error.prepareStackTrace = prepare
-    Error.stackTraceLimit = limit
-  }
 }
 
 function first<V>(map: Map<unknown, V>): V | undefined {

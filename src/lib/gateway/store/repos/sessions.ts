@@ -7,7 +7,10 @@
  * loaded that way first.
  */
 import type {AgentSpec, Sql} from '../types.js'
+import {packEvents, unpackEvents, type SessionEventRow} from '../event-codec.js'
 import {type Raw, first, toDate, toJson, toStringOrNull} from './rows.js'
+
+export type {SessionEventRow} from '../event-codec.js'
 
 export interface SessionRow {
   key: string
@@ -29,20 +32,6 @@ export interface SessionMessageRow {
   /** `partial`: an assistant reply cut short by an error or an abort. */
   status: 'complete' | 'partial'
   createdAt: Date
-}
-
-export interface SessionEventRow {
-  id: number
-  messageId: string | null
-  event: string
-  /** One-line JSON. */
-  data: string
-  /**
-   * Set by the writer of a `delta` event whose data is exactly
-   * `{"messageId":<messageId as JSON>,"text":<text>}`: the JSON string literal `<text>`
-   * (packEvents then stores it without reading the data again). Not stored, not read back.
-   */
-  text?: string
 }
 
 export interface NewSessionMessage {
@@ -123,132 +112,12 @@ export interface TurnLoadRow {
 export interface TurnCommitItem {
   key: string
   messages: NewSessionMessage[]
-  /** Events to add to the log (ids from reserveEventIds), stored packed (see appendEventBatches). */
+  /** Events to add to the log (ids from reserveEventIds), stored packed (see event-codec.ts). */
   events: SessionEventRow[]
   /** Also forget this session's events older than this. */
   pruneBefore?: Date
   /** Reserve this many event ids for the session's next turn (0: none). */
   reserveNext?: number
-}
-
-/**
- * The event value of a row that packs several events (appendEventBatches). Its id is the id of
- * its last event, its message_id that event's; its data is a JSON array of entries:
- *
- * - `[id, event, messageId, data, prefixed]`: one event. messageId 0 = the row's message_id;
- *   prefixed 1 = the data began with the event's `"messageId"` member, which is left out (and
- *   put back on reading);
- * - `[id, 1, messageId, [text, …]]`: a run of `delta` events with consecutive ids from `id`,
- *   each with the data `{"messageId":…,"text":…}`: only their texts are kept.
- *
- * A turn's events then take one small row (no TOAST compression, little to escape): the cost of
- * writing them is mostly per row, and a row with 50 deltas costs little more than one with 3.
- */
-export const PACKED_EVENT = '$batch'
-/** At most this many events per packed row. */
-const PACK_MAX = 256
-const DELTA_RUN = 1
-
-function messageIdPrefix(messageId: string): string {
-  return `{"messageId":${JSON.stringify(messageId)}`
-}
-
-/** The JSON text literal of a delta's data `{"messageId":…,"text":"…"}`, or undefined for any other shape. */
-function deltaText(e: SessionEventRow, head: string): string | undefined {
-  if (!e.data.startsWith(head) || !e.data.endsWith('}')) return undefined
-  const literal = e.data.slice(head.length, -1)
-  try {
-    return typeof JSON.parse(literal) === 'string' ? literal : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** Pack events (id order) into rows of at most PACK_MAX events. */
-export function packEvents(events: readonly SessionEventRow[]): SessionEventRow[] {
-  const rows: SessionEventRow[] = []
-  // `{"messageId":"…"` of the last message id seen (most events of a row share it).
-  let prefixOf: string | null = null
-  let prefix = ''
-  const messagePrefix = (messageId: string) => {
-    if (messageId !== prefixOf) {
-      prefixOf = messageId
-      prefix = messageIdPrefix(messageId)
-    }
-    return prefix
-  }
-  for (let i = 0; i < events.length; i += PACK_MAX) {
-    const part = events.length <= PACK_MAX ? events : events.slice(i, i + PACK_MAX)
-    const last = part[part.length - 1]!
-    const lastMid = last.messageId
-    const midOf = (e: SessionEventRow) => (e.messageId === null ? 'null' : e.messageId === lastMid ? '0' : JSON.stringify(e.messageId))
-    const entries: string[] = []
-    let runFirst: SessionEventRow | undefined
-    let runTexts: string[] = []
-    const endRun = () => {
-      if (runFirst) entries.push(`[${runFirst.id},${DELTA_RUN},${midOf(runFirst)},[${runTexts.join(',')}]]`)
-      runFirst = undefined
-    }
-    for (const e of part) {
-      const text = e.event === 'delta' && e.messageId !== null ? (e.text ?? deltaText(e, `${messagePrefix(e.messageId)},"text":`)) : undefined
-      if (text !== undefined) {
-        if (runFirst && runFirst.messageId === e.messageId && runFirst.id + runTexts.length === e.id) {
-          runTexts.push(text)
-          continue
-        }
-        endRun()
-        runFirst = e
-        runTexts = [text]
-        continue
-      }
-      endRun()
-      const mid = midOf(e)
-      if (e.messageId !== null) {
-        const head = messagePrefix(e.messageId)
-        if (e.data.length === head.length + 1 && e.data.startsWith(head) && e.data.endsWith('}')) {
-          entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},{},1]`)
-          continue
-        }
-        if (e.data.startsWith(head) && e.data.charCodeAt(head.length) === 44 /* , */) {
-          entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},{${e.data.slice(head.length + 1)},1]`)
-          continue
-        }
-      }
-      entries.push(`[${e.id},${JSON.stringify(e.event)},${mid},${e.data},0]`)
-    }
-    endRun()
-    rows.push({id: last.id, messageId: last.messageId, event: PACKED_EVENT, data: `[${entries.join(',')}]`})
-  }
-  return rows
-}
-
-type PackedEntry = [number, string, string | 0 | null, unknown, 0 | 1] | [number, typeof DELTA_RUN, string | 0 | null, string[]]
-
-/** The events of stored rows (packed or not) with an id above `afterId`, in id order, once each. */
-export function unpackEvents(rows: readonly SessionEventRow[], afterId: number): SessionEventRow[] {
-  const out = new Map<number, SessionEventRow>()
-  for (const row of rows) {
-    if (row.event !== PACKED_EVENT) {
-      if (row.id > afterId) out.set(row.id, row)
-      continue
-    }
-    for (const entry of JSON.parse(row.data) as PackedEntry[]) {
-      const [id, kind, mid] = entry
-      const messageId = mid === 0 ? row.messageId : mid
-      if (kind === DELTA_RUN) {
-        const head = `${messageIdPrefix(messageId ?? '')},"text":`
-        entry[3].forEach((text, n) => {
-          if (id + n > afterId) out.set(id + n, {id: id + n, event: 'delta', messageId, data: `${head}${JSON.stringify(text)}}`})
-        })
-        continue
-      }
-      if (id <= afterId) continue
-      let data = JSON.stringify(entry[3])
-      if (entry[4] === 1 && messageId !== null) data = data === '{}' ? `${messageIdPrefix(messageId)}}` : `${messageIdPrefix(messageId)},${data.slice(1)}`
-      out.set(id, {id, event: kind, messageId, data})
-    }
-  }
-  return [...out.values()].sort((a, b) => a.id - b.id)
 }
 
 const INSERT_SESSIONS = `
@@ -270,7 +139,7 @@ const AGENT_VERSION = `a.xmin::text || '/' || floor(extract(epoch FROM a.updated
  * of the user's sessions, ~0.5 ms per turn at 3 000 sessions).
  */
 export const LOAD_TURNS = `
-SELECT s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_id, s.created_at, s.updated_at,
+SELECT req.ord, s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_id, s.created_at, s.updated_at,
   ${AGENT_VERSION} AS agent_version,
   CASE WHEN ${AGENT_VERSION} IS DISTINCT FROM req.agent_version THEN a.spec END AS agent_spec,
   a.managed_by AS agent_managed_by, a.created_at AS agent_created_at, a.updated_at AS agent_updated_at,
@@ -280,7 +149,7 @@ SELECT s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_id, s.crea
           AND a.spec -> 'providers' @> jsonb_build_array(jsonb_build_object('key', jsonb_build_object('kind', 'secret', 'name', x.name)))) AS secrets,
   ARRAY(SELECT g.target FROM oauth_grants g
         WHERE g.org_id = s.org_id AND g.user_id = s.user_id AND g.agent_id = s.agent_id AND g.kind = 'provider') AS grant_targets
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS req (key, org_id, user_id, agent_version)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS req (key, org_id, user_id, agent_version, ord)
 JOIN LATERAL (SELECT * FROM sessions WHERE sessions.key = req.key OFFSET 0) s ON s.org_id = req.org_id AND s.user_id = req.user_id
 LEFT JOIN agents a ON a.org_id = s.org_id AND a.agent_id = s.agent_id`
 
@@ -392,10 +261,10 @@ export interface SessionRepo {
    * Load several turns at once, ONE read-only statement: each session only when it belongs to
    * the request's org AND user (S4), with its agent (the spec only when it changed since
    * `agentVersion`), history, the org secrets its providers name and the user's provider grant
-   * targets. Keyed by session key; a session not found is absent. Requests must be distinct by
-   * (key, org, user).
+   * targets. One entry per request, in order: undefined for a session not found, or not the
+   * request's org and user's. This is the one owner check of a turn: no caller checks again.
    */
-  loadTurns(requests: readonly TurnLoadRequest[]): Promise<Map<string, TurnLoadRow>>
+  loadTurns(requests: readonly TurnLoadRequest[]): Promise<(TurnLoadRow | undefined)[]>
   /** reserveEventIds for several sessions in one statement: key → last id (absent: no such session). */
   reserveEventIdsMany(requests: readonly {key: string; count: number}[]): Promise<Map<string, number>>
   /**
@@ -606,15 +475,15 @@ export function sessionRepo(sql: Sql, options: SessionRepoOptions = {}): Session
       await sql.query('DELETE FROM session_events WHERE session_key = $1 AND created_at < $2', [key, before])
     },
     async loadTurns(requests) {
-      const out = new Map<string, TurnLoadRow>()
+      const out: (TurnLoadRow | undefined)[] = Array.from({length: requests.length}, () => undefined)
       if (requests.length === 0) return out
-      const rows = await run('lobu_load_turns_v1', () => LOAD_TURNS, [
+      const rows = await run('lobu_load_turns_v2', () => LOAD_TURNS, [
         {type: 'text', values: requests.map((r) => r.key)},
         {type: 'text', values: requests.map((r) => r.orgId)},
         {type: 'text', values: requests.map((r) => r.userId)},
         {type: 'text', values: requests.map((r) => r.agentVersion ?? null)},
       ])
-      for (const row of rows) out.set(String(row.key), toTurnLoad(row))
+      for (const row of rows) out[Number(row.ord) - 1] = toTurnLoad(row)
       return out
     },
     async reserveEventIdsMany(requests) {
