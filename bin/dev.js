@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // First of all: a Node older than the engines of package.json exits 2 with one line (node-version.js).
 import {exitOnUnsupportedNode} from './node-version.js'
 
