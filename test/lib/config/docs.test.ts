@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 
 import {loadProject, validateProject} from '../../../src/lib/config/index.js'
 import {configSchema} from '../../../src/lib/config/schema.js'
-import {CATALOG} from '../../../src/lib/gateway/providers/catalog.js'
+import {CATALOG} from '../../../src/lib/contract/providers.js'
 import {tempProject} from './helpers.js'
 
 /** docs/lobu-toml.md is checked against the code: its example, its keys, its catalog. */
