@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+// First of all: a Node older than the engines of package.json exits 2 with one line (node-version.js).
+import {exitOnUnsupportedNode} from './node-version.js'
+
+exitOnUnsupportedNode()
 const argv = process.argv.slice(2)
 // `lobu run` (dev, start) on the embedded database: start PGlite in a worker thread now, so it
 // boots while oclif and the gateway load (src/lib/gateway/store/pglite-prewarm.ts). Best effort.

@@ -882,13 +882,24 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     res.writeHead(200, p.headers)
     res.flushHeaders()
     if (hanging) return
-    for (const frame of p.head) res.write(frame)
-    const stopAt = (i: number): boolean => {
+    /** Settles once the last chunk written has been handed to the socket. */
+    let flushed: Promise<unknown> = Promise.resolve()
+    const write = (chunk: string): void => {
+      flushed = new Promise((resolve) => res.write(chunk, resolve))
+    }
+    for (const frame of p.head) write(frame)
+    const stopAt = async (i: number): Promise<boolean> => {
       if (cutAt && cutAt.n === i) {
         // Graceful: end the body without the terminal marker. Abrupt: close the TCP connection
-        // after what was written so far, leaving the chunked body unterminated.
+        // after what was written so far, leaving the chunked body unterminated. The abrupt cut
+        // waits until those chunks are on the socket: from Node 24 on, a response buffers what
+        // is written in the same tick, and ending its socket right away drops it (the client
+        // then received nothing at all, not the text before the cut).
         if (cutAt.graceful) res.end()
-        else res.socket?.end()
+        else {
+          await flushed
+          res.socket?.end()
+        }
         return true
       }
       if (errorAt && errorAt.n === i) {
@@ -899,8 +910,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     }
     for (let i = 0; i <= p.body.length; i++) {
       if (i > 0 && delayMs > 0) await wait(delayMs)
-      if (gone() || stopAt(i)) return
-      if (i < p.body.length) res.write(p.body[i])
+      if (gone() || (await stopAt(i))) return
+      if (i < p.body.length) write(p.body[i]!)
     }
     for (const frame of p.tail) res.write(frame)
     res.end()

@@ -9,7 +9,7 @@ export interface ApiClientOptions {
   token?: string
   /**
    * The origin the token was issued for (default: baseUrl's origin). The Authorization header is
-   * attached only to requests whose URL has exactly this origin (security rule S2).
+   * attached only to requests whose URL has exactly this origin (docs/SECURITY.md S2).
    */
   tokenOrigin?: string
   /** Where the token came from, for hints when it is rejected. */
@@ -202,7 +202,7 @@ export class ApiClient {
     const url = this.#url(path)
     const headers: Record<string, string> = {'user-agent': this.#userAgent}
     for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value
-    // S2: the token goes only to the origin it was issued for.
+    // docs/SECURITY.md S2: the token goes only to the origin it was issued for.
     if (this.#token !== undefined && url.origin === this.tokenOrigin) headers.authorization = `Bearer ${this.#token}`
     let payload: string | undefined
     if (body !== undefined) {

@@ -75,7 +75,7 @@ export function parseServerError(text: string): ServerError {
   return snippet ? {message: snippet} : {}
 }
 
-/** Map a non-2xx gateway answer to the CLI's error taxonomy (exit codes of spec/cli.md). */
+/** Map a non-2xx gateway answer to the CLI's error taxonomy (exit codes: README). */
 export function httpError(status: number, bodyText: string, target: ClientTarget): HttpLobuError {
   const server = parseServerError(bodyText)
   const opts = {code: server.code, hint: server.hint}

@@ -1,5 +1,5 @@
 /**
- * The zod schema of lobu.toml (spec/lobu-toml.md): shapes, types, formats. Rules that relate keys
+ * The zod schema of lobu.toml (docs/lobu-toml.md): shapes, types, formats. Rules that relate keys
  * to each other or to the disk (catalog ids, `key` vs `secret_ref`, MCP transport, `dir`) live in
  * `rules.ts`, which runs on every file even when a shape is wrong, so all errors show at once.
  *

@@ -1,4 +1,4 @@
-/** Contexts (named gateway URLs), the config dir and per-context state. See spec/cli.md "Contexts and tokens". */
+/** Contexts (named gateway URLs), the config dir and per-context state. See README, "Contexts and tokens". */
 export {configDir, ensureConfigDir, writeFileAtomic} from './files.js'
 export type {Env} from './files.js'
 export {

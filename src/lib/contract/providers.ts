@@ -1,5 +1,5 @@
 /**
- * The provider catalog of spec/providers.md. Kept dependency-free: the CLI (init, validate,
+ * The provider catalog (docs/lobu-toml.md lists it). Kept dependency-free: the CLI (init, validate,
  * banner) imports it on cheap paths.
  */
 export type Dialect = 'openai' | 'anthropic' | 'gemini'

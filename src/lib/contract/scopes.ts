@@ -1,5 +1,5 @@
 /**
- * Token scopes (spec/gateway-api.md "Auth"). Kept dependency-free: the CLI validates
+ * Token scopes. Kept dependency-free: the CLI validates
  * `--scope` flags with it before sending anything.
  */
 export const SCOPES = ['agents:read', 'agents:write', 'chat', 'tokens:write', 'oauth', 'connections:token', 'admin'] as const

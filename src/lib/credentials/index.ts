@@ -1,4 +1,4 @@
-/** Stored gateway tokens (credentials.json) and token scopes. See spec/security.md S2, S3. */
+/** Stored gateway tokens (credentials.json) and token scopes. See docs/SECURITY.md S2, S3. */
 export {credentialsPath, forgetToken, getStoredToken, originOf, saveToken, tokenForContext} from './store.js'
 export type {ContextToken, StoredToken} from './store.js'
 export {DEFAULT_TOKEN_SCOPES, SCOPES, isScope, parseScopes} from './scopes.js'

@@ -7,7 +7,7 @@ import {Env, configDir, ensureConfigDir, tightenDir, toJsonFile, writeFileAtomic
 
 /**
  * Tokens in `<config dir>/credentials.json` (mode 0600 in a 0700 dir), keyed by gateway origin so
- * a token can only ever be sent to the origin that issued it (security rules S2, S3).
+ * a token can only ever be sent to the origin that issued it (docs/SECURITY.md S2, S3).
  */
 export interface StoredToken {
   token: string

@@ -1,4 +1,4 @@
-/** Checks of this machine: Node.js, the config dir and credentials.json (security rule S3). */
+/** Checks of this machine: Node.js, the config dir and credentials.json (docs/SECURITY.md S3). */
 import {readFileSync, statSync, type Stats} from 'node:fs'
 import {join} from 'node:path'
 

@@ -23,7 +23,7 @@ import type {ProviderSpec, Store} from './store/types.js'
 import {startUpkeep, type UpkeepOptions} from './store/upkeep.js'
 
 export interface GatewayOptions {
-  /** Default 127.0.0.1. A non-loopback host disables the loopback Host/Origin rules (S8). */
+  /** Default 127.0.0.1. A non-loopback host disables the loopback Host/Origin rules (docs/SECURITY.md S8). */
   host?: string
   /** 0 = a random free port. */
   port: number
@@ -169,13 +169,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   try {
     const databaseUrl = opts.databaseUrl
     if (!opts.store && !databaseUrl && !opts.dataDir) throw new GatewayConfigError('the gateway needs a data dir or a database URL', {code: 'NO_STORAGE'})
-    // 2. One process per PGlite data dir (S12), taken before PGlite opens it.
+    // 2. One process per PGlite data dir (docs/SECURITY.md S12), taken before PGlite opens it.
     if (!opts.store && !databaseUrl && opts.dataDir) {
       const lock = await acquireDataDirLock(opts.dataDir, {url})
       release = async () => lock.release()
       trace('gateway: data-dir lock taken')
     }
-    // 3. The install key (S6), validated at boot: a malformed ENCRYPTION_KEY (or none with a
+    // 3. The install key (docs/SECURITY.md S6), validated at boot: a malformed ENCRYPTION_KEY (or none with a
     // database URL) fails before the store is touched; the key file is read while it opens.
     const loadingKey = opts.installKey ? Promise.resolve(opts.installKey) : loadInstallKey({env, dataDir: opts.dataDir})
     loadingKey.catch(() => {}) // awaited below

@@ -2,7 +2,7 @@
  * `lobu oauth login` / `logout` / `approve` as plain functions over options (the commands only
  * parse flags and render).
  *
- * Login stores the token under the gateway's origin in credentials.json (S2) and, with `--url`,
+ * Login stores the token under the gateway's origin in credentials.json (docs/SECURITY.md S2) and, with `--url`,
  * creates or updates the context. It refuses while LOBU_TOKEN is set (that token would shadow
  * the stored one), like `gh auth login` does with GH_TOKEN.
  */

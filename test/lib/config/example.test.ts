@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {loadProject, validateProject} from '../../../src/lib/config/index.js'
 import {tempProject} from './helpers.js'
 
-/** The example file of spec/lobu-toml.md, as written there. */
+/** A complete lobu.toml with every kind of key (the project's first reference example; docs/lobu-toml.md has its own, checked in docs.test.ts). */
 export const SPEC_EXAMPLE = `[project]
 id = "support-desk-3f9a2c"       # written by \`lobu init\`; owns the agents this project applies
 
@@ -42,7 +42,7 @@ allowed = ["api.openai.com", ".example.com"]
 pre_approved = ["/mcp/docs/tools/*"]
 `
 
-describe('the example of spec/lobu-toml.md', () => {
+describe('a complete example lobu.toml', () => {
   it('validates, with the missing keys as the only warnings', async () => {
     const root = await tempProject({'agents/support/': '', 'lobu.toml': SPEC_EXAMPLE})
     const {error, report} = await validateProject({cwd: root, env: {}})

@@ -7,7 +7,7 @@ import {z} from 'zod'
 import {AGENT_ID_PATTERN, MCP_ID_PATTERN, PROVIDER_ID_PATTERN, SECRET_NAME_PATTERN} from '../../contract/ids.js'
 import type {AgentSpec} from '../store/types.js'
 
-/** Agent ids are the lobu.toml ids (S18). */
+/** Agent ids are the lobu.toml ids (docs/SECURITY.md S18). */
 export const agentIdSchema = z.string().regex(AGENT_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lowercase letters, digits, dashes; at most 63)')
 
 /** Org slugs follow the same rule as agent ids. */

@@ -1,5 +1,5 @@
 /**
- * Agents of an org (S4/S5): every query takes the caller's org id; a missing agent and another
+ * Agents of an org (docs/SECURITY.md S4/S5): every query takes the caller's org id; a missing agent and another
  * org's answer the same 403.
  */
 import {DEFAULT_AGENT_ID} from '../../contract/ids.js'

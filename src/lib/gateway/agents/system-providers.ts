@@ -1,5 +1,5 @@
 /**
- * System providers (spec/providers.md): at boot, each catalog provider whose key variable is
+ * System providers: at boot, each catalog provider whose key variable is
  * set in the gateway's environment becomes a provider of every org's `default` agent.
  */
 import {DEFAULT_AGENT_ID} from '../../contract/ids.js'

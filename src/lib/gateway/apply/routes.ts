@@ -1,6 +1,6 @@
 /**
  * `POST /api/v1/apply/plan` and `POST /api/v1/apply` (scope agents:write). Thin: read and
- * validate the body (400 INVALID_REQUEST with field paths, S15), call the service.
+ * validate the body (400 INVALID_REQUEST with field paths, docs/SECURITY.md S15), call the service.
  */
 import {encryptSecret, keyedHash} from '../crypto/index.js'
 import {requireScope} from '../http/auth.js'
@@ -24,7 +24,7 @@ export class InvalidRequestError extends HttpError {
   }
 }
 
-/** The install key's codec: AES-256-GCM at rest (S6), keyed hash for comparisons. */
+/** The install key's codec: AES-256-GCM at rest (docs/SECURITY.md S6), keyed hash for comparisons. */
 export function secretCodec(installKey: Buffer): SecretCodec {
   return {
     encrypt: (value) => encryptSecret(installKey, value),

@@ -1,5 +1,5 @@
 /**
- * Server-side validation of what `lobu apply` sends (S15: a bad lobu.toml is rejected by the
+ * Server-side validation of what `lobu apply` sends (docs/SECURITY.md S15: a bad lobu.toml is rejected by the
  * CLI first and again here). Objects are strict: an unknown field is an error, never ignored.
  */
 import {z} from 'zod'

@@ -2,7 +2,7 @@
  * Plan and apply (gateway side). A plan compares a project's desired state with the org's
  * stored agents and secrets and lists field-level changes; apply re-checks, inside ONE store
  * transaction, that the org still has the state the plan was made against (its fingerprint)
- * and then writes every change, or nothing (S14).
+ * and then writes every change, or nothing (docs/SECURITY.md S14).
  *
  * The service takes the store and a secret codec: tests inject failures by wrapping them,
  * production code has no test-only branches.
@@ -16,7 +16,7 @@ import {HttpError, conflict} from '../http/errors.js'
 import {newId} from '../store/ids.js'
 import {canonicalJson, diffSpecs} from './diff.js'
 
-/** How secret values are sealed (S6) and compared without decrypting. */
+/** How secret values are sealed (docs/SECURITY.md S6) and compared without decrypting. */
 export interface SecretCodec {
   encrypt(value: string): string
   keyedHash(value: string): string

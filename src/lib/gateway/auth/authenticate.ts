@@ -1,5 +1,5 @@
 /**
- * Bearer authentication (S20): the token comes only from `Authorization: Bearer …`, is looked
+ * Bearer authentication (docs/SECURITY.md S20): the token comes only from `Authorization: Bearer …`, is looked
  * up by hash and compared in constant time; a failed bearer is a 401, never a fallback.
  *
  * The hot path: a token that authenticated recently is answered from a small in-memory cache

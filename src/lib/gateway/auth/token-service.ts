@@ -1,5 +1,5 @@
 /**
- * Token service: mint, list and revoke personal access tokens of the caller (S1, S19).
+ * Token service: mint, list and revoke personal access tokens of the caller (docs/SECURITY.md S1, S19).
  * Every query takes the caller's org and user ids.
  */
 import type {CreateTokenRequest, CreatedToken, TokenView} from '../../contract/api.js'
@@ -16,7 +16,7 @@ export type CreateTokenInput = CreateTokenRequest
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
 
-/** Check requested scopes: non-empty, all known (400), all held by the caller (403, S19). */
+/** Check requested scopes: non-empty, all known (400), all held by the caller (403, docs/SECURITY.md S19). */
 export function checkRequestedScopes(requested: readonly string[], held: ReadonlySet<string> | null): Scope[] {
   if (requested.length === 0) throw badRequest('INVALID_SCOPE', 'scopes must not be empty', `valid scopes: ${SCOPES.join(', ')}`)
   const unknown = requested.filter((s) => !isScope(s))

@@ -1,6 +1,6 @@
 /**
  * Personal access tokens: `lobu_pat_` + 43 base62 characters from crypto.randomBytes
- * (43 × log2(62) ≈ 256 bits). Only the hex SHA-256 of a token is ever stored (S1).
+ * (43 × log2(62) ≈ 256 bits). Only the hex SHA-256 of a token is ever stored (docs/SECURITY.md S1).
  */
 import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 

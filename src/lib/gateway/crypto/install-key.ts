@@ -5,7 +5,7 @@ import path from 'node:path'
 import {GatewayConfigError} from '../errors.js'
 
 /**
- * The install key: 32 bytes that encrypt org secrets and OAuth grants at rest (S6).
+ * The install key: 32 bytes that encrypt org secrets and OAuth grants at rest (docs/SECURITY.md S6).
  * `ENCRYPTION_KEY` (base64 or hex) wins; else the embedded gateway keeps one in
  * `<dataDir>/encryption.key` (0600), generated on first boot.
  */

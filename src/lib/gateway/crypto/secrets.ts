@@ -3,7 +3,7 @@ import {createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes} fro
 import {KEY_BYTES} from './install-key.js'
 
 /**
- * Secrets at rest (S6): AES-256-GCM under the install key, stored as
+ * Secrets at rest (docs/SECURITY.md S6): AES-256-GCM under the install key, stored as
  * `v1:` + base64(iv[12] | tag[16] | ciphertext). Keyed hashes (HMAC-SHA256 under a key
  * derived from the install key with HKDF) let apply compare values without decrypting.
  */

@@ -19,7 +19,7 @@ export const MAX_BODY_BYTES = 1024 * 1024
 export interface BuildAppOptions {
   services: Services
   routes: readonly RouteModule[]
-  /** True when bound to a loopback host: enables the Host/Origin checks of S8. */
+  /** True when bound to a loopback host: enables the Host/Origin checks of docs/SECURITY.md S8. */
   loopback: boolean
   port: number
   /** Log each request at debug level (default true). */
@@ -72,7 +72,7 @@ export function buildApp(opts: BuildAppOptions): App {
 }
 
 /**
- * The 1 MiB body limit (S9). A request that declares its length is judged by the header alone
+ * The 1 MiB body limit (docs/SECURITY.md S9). A request that declares its length is judged by the header alone
  * (hono's bodyLimit would first turn the request into a full web Request); one without (chunked)
  * is counted by hono's bodyLimit as it is read.
  */

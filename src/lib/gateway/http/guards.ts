@@ -1,5 +1,5 @@
 /**
- * S8: DNS-rebinding and cross-origin guards.
+ * docs/SECURITY.md S8: DNS-rebinding and cross-origin guards.
  * - Bound to loopback: the `Host` header must be a loopback name (127.0.0.1, localhost, [::1],
  *   with or without a port), and an `Origin` header must be the gateway's own origin.
  * - Bound elsewhere (a team gateway behind a proxy): an `Origin` must name the host the request

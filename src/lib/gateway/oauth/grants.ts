@@ -4,13 +4,13 @@
  * - MCP OAuth grants: `startConnect` begins an authorization-code + PKCE (S256) flow for an MCP
  *   server of the agent that has an `oauth` table; `completeCallback` takes the single-use state
  *   (bound to org, user, agent, target; 10-minute expiry), exchanges the code at the token URL
- *   of the agent's STORED config (S10) and stores the tokens encrypted (S6).
+ *   of the agent's STORED config (docs/SECURITY.md S10) and stores the tokens encrypted (docs/SECURITY.md S6).
  * - Provider API keys (BYOK): `saveProviderKey`; `findUserProviderKey` is what the credential
  *   resolution of a turn calls (the user's key wins over declared and system keys, for them only).
  * - Access tokens on use: `accessToken` refreshes lazily within REFRESH_SKEW of expiry;
  *   `refreshDue` is the periodic job; a refused refresh marks the grant `needs_reauth`.
  *
- * Every grant query takes the caller's org and user (S4). Tokens never leave this module except
+ * Every grant query takes the caller's org and user (docs/SECURITY.md S4). Tokens never leave this module except
  * as the access token of `accessToken` / `connectionToken`.
  */
 import type {ConnectionView} from '../../contract/api.js'

@@ -1,6 +1,6 @@
 /**
  * Calls to an OAuth provider's token endpoint (authorization-code exchange and refresh), over
- * undici. The token URL always comes from the agent's stored config (S10): callers pass it
+ * undici. The token URL always comes from the agent's stored config (docs/SECURITY.md S10): callers pass it
  * from there, never from a request. Redirects are not followed (undici's request never follows
  * them); answers are size-capped.
  */

@@ -1,5 +1,5 @@
 /**
- * OAuth routes (spec gateway-api.md "OAuth"):
+ * OAuth routes:
  *
  *   POST /oauth/device/code          device authorization request (no auth; form or JSON)
  *   POST /oauth/token                device-code grant polling (no auth; RFC 8628 errors)
@@ -13,7 +13,7 @@
  *   POST /oauth/connection-token     a connection's access token (`connections:token`)
  *
  * Routes under `/oauth/*` and `/device` are outside `/api`: the auth middleware does not run
- * there; the two that need a token authenticate it themselves (bearer only, S20).
+ * there; the two that need a token authenticate it themselves (bearer only, docs/SECURITY.md S20).
  */
 import type {Context} from 'hono'
 import {z} from 'zod'

@@ -1,5 +1,5 @@
 /**
- * Which provider and key serve a turn (spec gateway-api.md, "Provider credentials"):
+ * Which provider and key serve a turn (docs/lobu-toml.md, providers):
  *
  *   1. the user's own grant for one of the agent's providers (OAuth / user API key), unless it
  *      is expired and cannot be refreshed;

@@ -1,5 +1,5 @@
 /**
- * Session and chat routes (spec gateway-api.md "Sessions and chat"). All need the `chat` scope;
+ * Session and chat routes. All need the `chat` scope;
  * the acting user is the token's user.
  */
 import type {Context} from 'hono'

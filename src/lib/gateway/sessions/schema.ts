@@ -1,5 +1,5 @@
 /**
- * Request validation for the session routes (S18: thread values and agent ids are validated
+ * Request validation for the session routes (docs/SECURITY.md S18: thread values and agent ids are validated
  * before use).
  */
 import {z} from 'zod'
@@ -19,7 +19,7 @@ export const createSessionSchema = z.object({
   agentId: z.string().regex(AGENT_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$').optional(),
   thread: threadSchema.optional(),
   forceNew: z.boolean().optional(),
-  // Anything else (a `userId`, say) is ignored: the acting user is always the token's (S16).
+  // Anything else (a `userId`, say) is ignored: the acting user is always the token's (docs/SECURITY.md S16).
 })
 
 export const postMessageSchema = z.object({

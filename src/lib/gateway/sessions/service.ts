@@ -1,7 +1,7 @@
 /**
- * Sessions and their turns. Every lookup takes the caller's org AND user (S4); a session of
- * another tenant is answered exactly like a missing one (S5). The acting user is always the
- * token's user (S16).
+ * Sessions and their turns. Every lookup takes the caller's org AND user (docs/SECURITY.md S4); a session of
+ * another tenant is answered exactly like a missing one (docs/SECURITY.md S5). The acting user is always the
+ * token's user (docs/SECURITY.md S16).
  */
 import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
 import {agentNotAccessible} from '../agents/service.js'

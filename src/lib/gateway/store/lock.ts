@@ -6,7 +6,7 @@ import path from 'node:path'
 import {GatewayError} from '../errors.js'
 
 /**
- * One process per data dir (S12). PGlite does not lock its directory, and two processes on
+ * One process per data dir (docs/SECURITY.md S12). PGlite does not lock its directory, and two processes on
  * one data dir lose writes, so the gateway takes `<dataDir>/gateway.lock` BEFORE opening it.
  *
  * The lock is created atomically and complete: its JSON is written to a private temp file

@@ -4,7 +4,8 @@
  * Never edit or reorder a migration that has shipped.
  *
  * Keep the SQL within PostgreSQL 15: the same schema runs on PGlite (PostgreSQL 18) and on
- * the Debian 12 server (15). No plaintext secret or token column, anywhere.
+ * the Debian 12 server (15). No plaintext secret or token column, anywhere. Rule ids in the SQL
+ * comments (S1, S6) are those of docs/SECURITY.md.
  */
 export interface Migration {
   version: number

@@ -9,8 +9,12 @@
  *
  * Node built-ins only: this module is loaded before anything else.
  */
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, renameSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
-import {Worker} from 'node:worker_threads'
+import path from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
+import {Worker, threadId} from 'node:worker_threads'
 
 /** An unclaimed prewarmed worker is ended after this long (e.g. the gateway went for DATABASE_URL). */
 const UNCLAIMED_TTL_MS = 30_000
@@ -24,21 +28,53 @@ interface Prewarmed {
 let prewarmed: Prewarmed | undefined
 
 /**
- * A new worker thread running pglite-worker: the compiled `.js` beside this file, or under
- * tsx/vitest (source `.ts`) the source loaded through tsx (a worker ignores `--import` in
- * execArgv on Node 20, so an eval'd bootstrap does it).
+ * A new worker thread running pglite-worker: the compiled `.js` beside this file, or, when
+ * running from the TypeScript sources (bin/dev.js, vitest), that file compiled on the fly (see
+ * compiledWorkerFromSource).
  */
 export function spawnPgliteWorker(): Worker {
   const here = new URL(import.meta.url)
   const workerData = {timeOrigin: performance.timeOrigin}
-  if (!here.pathname.endsWith('.ts')) {
-    return new Worker(new URL('./pglite-worker.js', here), {workerData})
+  const entry = here.pathname.endsWith('.ts') ? compiledWorkerFromSource(here) : new URL('./pglite-worker.js', here)
+  return new Worker(entry, {workerData})
+}
+
+let compiledFromSource: URL | undefined
+
+/**
+ * pglite-worker.ts and the modules it imports, bundled by esbuild (a development dependency)
+ * into one ESM file under `node_modules/.cache/lobu/`, once per process (≈20 ms). Packages stay
+ * external, so `@electric-sql/pglite` and its `.wasm`/`.data` files resolve from that file as
+ * from dist/. A worker thread is not handed the TypeScript loader of its parent in every Node
+ * version (tsx in a worker fails on Node 22 and 24 with `ENOENT … node:fs?tsx-namespace=`), so
+ * the worker gets plain JavaScript. Only reachable from the sources, never from dist/.
+ */
+function compiledWorkerFromSource(here: URL): URL {
+  if (compiledFromSource) return compiledFromSource
+  const require = createRequire(here)
+  const esbuild = require('esbuild') as typeof import('esbuild')
+  const [output] = esbuild.buildSync({
+    entryPoints: [fileURLToPath(new URL('./pglite-worker.ts', here))],
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    write: false,
+    logLevel: 'silent',
+  }).outputFiles
+  const code = output!.contents
+  const cacheDir = fileURLToPath(new URL('../../../../node_modules/.cache/lobu/', here))
+  const file = path.join(cacheDir, `pglite-worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`)
+  if (!existsSync(file)) {
+    mkdirSync(cacheDir, {recursive: true})
+    // Other test processes may write the same file at the same time: each renames its own copy.
+    const partial = `${file}.${process.pid}.${threadId}.tmp`
+    writeFileSync(partial, code)
+    renameSync(partial, file)
   }
-  const entry = new URL('./pglite-worker.ts', here)
-  entry.search = ''
-  const tsxApi = createRequire(here).resolve('tsx/esm/api')
-  const bootstrap = `require(${JSON.stringify(tsxApi)}).tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)})`
-  return new Worker(bootstrap, {eval: true, workerData})
+  compiledFromSource = pathToFileURL(file)
+  return compiledFromSource
 }
 
 /**

@@ -349,8 +349,10 @@ describe('other failures', () => {
 describe('connections', () => {
   it('keeps the connection for the next turn when the caller stops at `done` before the body ends', async () => {
     let connections = 0
+    let bodyEnded: Promise<void> = Promise.resolve()
     const server = createServer((req, res) => {
       req.resume()
+      bodyEnded = new Promise((resolve) => res.once('finish', () => resolve()))
       req.on('end', () => {
         res.writeHead(200, {'content-type': 'text/event-stream'})
         const chunk = (content: string | null, finish: string | null) => `data: ${JSON.stringify({choices: [{index: 0, delta: content === null ? {} : {content}, finish_reason: finish}]})}\n\n`
@@ -371,8 +373,11 @@ describe('connections', () => {
           if (event.type === 'done') break
         }
         expect(text).toBe('Hi')
-        // The rest of the body arrives meanwhile; the connection goes back to the pool.
-        await new Promise((r) => setTimeout(r, 60))
+        // The rest of the body arrives meanwhile; the connection goes back to the pool. Wait for
+        // the server to have sent it, then for the client to read it: a fixed pause alone failed
+        // on a loaded machine, when the server's end and the next request fired in one timer phase.
+        await bodyEnded
+        await new Promise((r) => setTimeout(r, 20))
       }
       expect(connections).toBe(1)
     } finally {

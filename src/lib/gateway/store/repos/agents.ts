@@ -14,7 +14,7 @@ function toAgent(r: Raw): AgentRow {
   }
 }
 
-/** Every query is scoped by org: agent ids are unique per org only (S4). */
+/** Every query is scoped by org: agent ids are unique per org only (docs/SECURITY.md S4). */
 export function agentRepo(sql: Sql): AgentRepo {
   const repo: AgentRepo = {
     async list(orgId) {

@@ -4,7 +4,7 @@
  *
  * Not part of StoreTx: build it over any Sql, `oauthRepo(store.sql)` or, inside a transaction,
  * `oauthRepo(tx.sql)`. Every lookup of a grant takes the caller's org AND user in the same
- * query (S4); device codes and states are found by the hash of a secret only their holder knows.
+ * query (docs/SECURITY.md S4); device codes and states are found by the hash of a secret only their holder knows.
  * Values passed in as ciphertexts/hashes are stored as they are: nothing here sees a plaintext.
  */
 import {newId} from '../ids.js'

@@ -15,7 +15,7 @@ function toSecret(r: Raw): SecretRow {
 }
 
 /**
- * Org secrets: AES-256-GCM ciphertexts and keyed hashes only (S6; see ../crypto). An upsert
+ * Org secrets: AES-256-GCM ciphertexts and keyed hashes only (docs/SECURITY.md S6; see ../crypto). An upsert
  * with the same keyed hash (the same value) keeps the stored row as it is: the ciphertext
  * differs on every encryption, the value does not.
  */

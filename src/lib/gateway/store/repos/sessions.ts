@@ -3,7 +3,7 @@
  *
  * Not part of StoreTx: build it over any Sql, `sessionRepo(store.sql)` or, inside a
  * transaction, `sessionRepo(tx.sql)`. Every lookup of a session takes the caller's org AND
- * user in the same query (S4); the event and message helpers take a session key that was
+ * user in the same query (docs/SECURITY.md S4); the event and message helpers take a session key that was
  * loaded that way first.
  */
 import type {AgentSpec, Sql} from '../types.js'
@@ -259,7 +259,7 @@ export interface SessionRepo {
   pruneEvents(key: string, before: Date): Promise<void>
   /**
    * Load several turns at once, ONE read-only statement: each session only when it belongs to
-   * the request's org AND user (S4), with its agent (the spec only when it changed since
+   * the request's org AND user (docs/SECURITY.md S4), with its agent (the spec only when it changed since
    * `agentVersion`), history, the org secrets its providers name and the user's provider grant
    * targets. One entry per request, in order: undefined for a session not found, or not the
    * request's org and user's. This is the one owner check of a turn: no caller checks again.

@@ -40,7 +40,7 @@ function toTokenWithOwner(r: Raw): TokenWithOwner {
   }
 }
 
-/** Tokens are stored by SHA-256 hash only (S1); `tokenHash` must be 64 lowercase hex characters. */
+/** Tokens are stored by SHA-256 hash only (docs/SECURITY.md S1); `tokenHash` must be 64 lowercase hex characters. */
 export function tokenRepo(sql: Sql): TokenRepo {
   return {
     async create({orgId, userId, name, tokenHash, scopes, expiresAt}) {
