@@ -97,7 +97,7 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
   }
 
   protected async catch(err: Error & {oclif?: {exit?: number}}): Promise<unknown> {
-    if (isLobuError(err) && err.code === 'INTERRUPTED') throw new Errors.ExitError(130)
+    if (isLobuError(err) && err.code === 'INTERRUPTED') throw new Errors.ExitError((err as {exitCode?: number}).exitCode ?? 130) // 143 for a SIGTERM during an embedded boot
     if (this.jsonEnabled() && isLobuError(err)) {
       // --json: stdout holds one JSON object per line; an error the stream did not report becomes one too.
       if (!(err as {reported?: boolean}).reported) {

@@ -24,6 +24,10 @@ export default class Run extends BaseCommand<typeof Run> {
   }
 
   async run(): Promise<void> {
+    // First: a SIGINT/SIGTERM from now on stops the boot cleanly (exit 130/143), or, once up,
+    // shuts the gateway down (exit 0).
+    const {installStopSignals} = await import('../lib/embedded/signals.js')
+    const stop = installStopSignals({onSecond: (signal) => process.stderr.write(`\n${signal} again: exiting now.\n`)})
     const {flags} = this
     const {trace} = await import('../lib/core/trace.js')
     trace('run: command started')
@@ -50,6 +54,7 @@ export default class Run extends BaseCommand<typeof Run> {
         if (levels.indexOf(level) <= max) process.stderr.write(`[gateway] ${level}: ${msg}\n`)
       },
       logRequests: max >= levels.indexOf('debug'),
+      signal: stop.signal,
     })
     if (code !== 0) this.exit(code)
   }

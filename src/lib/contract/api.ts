@@ -8,7 +8,9 @@ import type {Scope} from './scopes.js'
 
 // ---------- GET /health (no auth) ----------
 
+/** `GET /health` once ready (200); before, 503 `{status: "starting", waitingFor}`. */
 export interface HealthResponse {
+  status: 'ready'
   ok: true
   version: string
   /** The project a local gateway serves (projectIdOf, src/lib/contract/ids.ts), else null. */

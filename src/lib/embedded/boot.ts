@@ -15,8 +15,10 @@ import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/index.js'
 import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
 import {getStoredToken, saveToken} from '../credentials/index.js'
+import {Readiness} from '../gateway/readiness.js'
 import type {RunningGateway} from '../gateway/server.js'
 import {redactDatabaseUrl} from '../gateway/store/postgres.js'
+import {installStopSignals, pauseForTests, type StopSignals} from './signals.js'
 
 
 export interface BootOptions {
@@ -33,6 +35,18 @@ export interface BootOptions {
   logger?: (level: 'info' | 'warn' | 'error' | 'debug', msg: string) => void
   /** Whether `logger` shows debug lines: each request is logged at debug level (default true). */
   logRequests?: boolean
+  /**
+   * Aborted by SIGINT/SIGTERM (see signals.ts): the boot stops at its next stage, closes what it
+   * opened, releases the lock and rejects with the abort reason (a BootInterrupted). Without
+   * one, the boot installs its own SIGINT/SIGTERM handlers (removed by close()), so an embedded
+   * boot is stopped as cleanly as `lobu run`.
+   */
+  signal?: AbortSignal
+  /**
+   * The boot steps `/health` waits for: the boot adds "cli token" and (when it applies)
+   * "auto-apply"; a caller adds its own before the boot and marks them done. Default: a new one.
+   */
+  readiness?: Readiness
 }
 
 export interface BootedGateway {
@@ -44,6 +58,8 @@ export interface BootedGateway {
   storage: string
   /** The auto-apply result, when one ran. */
   applied?: AutoApplyResult
+  /** The boot steps `/health` waits for. */
+  readiness: Readiness
   close(): Promise<void>
 }
 
@@ -67,10 +83,48 @@ export function resolvePort(flag: number | undefined, project?: Project): number
 }
 
 export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway> {
+  // An embedded boot with no signal of its own (`lobu chat`): handlers from its first line on.
+  const own: StopSignals | undefined = opts.signal ? undefined : installStopSignals()
+  const signal = opts.signal ?? own!.signal
+  try {
+    const booted = await boot(opts, signal)
+    if (!own) return booted
+    // Up: a signal now shuts the embedded gateway down and ends the process with the signal's
+    // code; a Ctrl-C that the command handles itself (`lobu chat` cancels its turn, then closes
+    // the gateway) is left to it.
+    const onStop = () => {
+      if (own.received === 'SIGINT' && process.listenerCount('SIGINT') > 1) return
+      void booted.close().finally(() => process.exit(own.received === 'SIGTERM' ? 143 : 130))
+    }
+    signal.addEventListener('abort', onStop, {once: true})
+    return {
+      ...booted,
+      close: async () => {
+        signal.removeEventListener('abort', onStop)
+        own.dispose()
+        await booted.close()
+      },
+    }
+  } catch (err) {
+    own?.dispose()
+    throw err
+  }
+}
+
+async function boot(opts: BootOptions, signal: AbortSignal): Promise<BootedGateway> {
   const env = opts.env ?? process.env
   const log = opts.log ?? (() => {})
   const project = opts.project
   const doApply = opts.apply ?? Boolean(project)
+  const checkpoint = async (stage: string) => {
+    trace(`boot: ${stage}`)
+    await pauseForTests(stage, signal, env)
+    signal.throwIfAborted()
+  }
+  await checkpoint('started')
+  const readiness = opts.readiness ?? new Readiness()
+  const tokenStored = readiness.add('cli token')
+  const applyDone = doApply && project ? readiness.add('auto-apply') : () => {}
 
   // Pre-flight before anything is written: the desired state (resolves every $NAME; exit 2 on a
   // missing one) is built before the port is bound or the data dir is touched.
@@ -92,7 +146,7 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
   if (!databaseUrl) await mkdir(dataDir, {recursive: true, mode: 0o700})
 
   const {startGateway} = await import('../gateway/server.js')
-  trace('boot: gateway modules loaded')
+  await checkpoint('gateway modules loaded')
   const gateway = await startGateway({
     host: opts.host ?? '127.0.0.1',
     port: resolvePort(opts.port, project),
@@ -103,9 +157,13 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
     project: project ? {id: projectIdOf(project).id, root: project.root} : undefined,
     logger: opts.logger,
     logRequests: opts.logRequests,
+    readiness,
+    signal,
+    onStage: (stage) => checkpoint(stage),
   })
 
   try {
+    await checkpoint('gateway serving')
     // Every boot: a valid CLI token for the origin we serve, and `local` pointing at it.
     const stored = getStoredToken(gateway.origin, env)
     const t = await gateway.ensureLocalCliToken(stored?.token)
@@ -113,13 +171,16 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
       saveToken(gateway.origin, {token: t.token, tokenId: t.tokenId, org: t.org, user: t.user, scopes: t.scopes, expiresAt: t.expiresAt}, env)
     }
     setContext(LOCAL_CONTEXT, gateway.url, env)
-    trace('boot: cli token and context saved')
+    tokenStored()
+    await checkpoint('cli token and context saved')
 
     let applied: AutoApplyResult | undefined
     if (doApply && project && desired) {
       const {autoApply} = await import('./auto-apply.js')
       applied = await autoApply({gateway, token: t.token, project, desired, log})
+      await checkpoint('auto-apply done')
     }
+    applyDone()
 
     return {
       gateway,
@@ -128,6 +189,7 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
       token: t.token,
       storage: databaseUrl ? redactDatabaseUrl(databaseUrl) : dataDir,
       applied,
+      readiness,
       close: () => gateway.close(),
     }
   } catch (err) {

@@ -1,13 +1,17 @@
 /**
  * `lobu run` in the foreground: boot, banner, optional --watch, and shutdown on SIGINT/SIGTERM
  * (stop accepting, end streams, close the database, release the lock, exit 0; a second signal
- * exits at once).
+ * exits at once). The caller installs the signal handlers first thing (signals.ts) and passes
+ * their `signal`: one received during the boot stops it cleanly with exit 130 / 143.
  */
 import type {Project} from '../config/index.js'
 import {bannerLines} from './banner.js'
 import {bootLocalGateway, type BootOptions} from './boot.js'
+import {BootInterrupted} from './signals.js'
 
 export interface RunOptions extends BootOptions {
+  /** Aborted by the first SIGINT/SIGTERM (installStopSignals). */
+  signal: AbortSignal
   watch?: boolean
   quiet?: boolean
   configPath?: string
@@ -18,7 +22,14 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 
 export async function runForeground(opts: RunOptions): Promise<number> {
   const log = opts.quiet ? () => {} : (line: string) => process.stderr.write(line + '\n')
-  const booted = await bootLocalGateway({...opts, log})
+  let booted: Awaited<ReturnType<typeof bootLocalGateway>>
+  try {
+    booted = await bootLocalGateway({...opts, log})
+  } catch (err) {
+    if (!(err instanceof BootInterrupted)) throw err
+    if (!opts.quiet) process.stderr.write(`\n${err.message}\n`)
+    return err.exitCode
+  }
   let stopWatching: (() => void) | undefined
   if (opts.watch && opts.project) {
     const {watchProject} = await import('./watch.js')
@@ -45,13 +56,9 @@ export async function runForeground(opts: RunOptions): Promise<number> {
   }
 
   return new Promise<number>((resolve) => {
-    let stopping = false
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        process.stderr.write(`\n${signal} again: exiting now.\n`)
-        process.exit(130)
-      }
-      stopping = true
+    const onSignal = () => {
+      const reason: unknown = opts.signal.reason
+      const signal = reason instanceof BootInterrupted ? reason.signal : 'signal'
       if (!opts.quiet) process.stderr.write(`\n${signal}: shutting down…\n`)
       stopWatching?.()
       booted
@@ -62,8 +69,8 @@ export async function runForeground(opts: RunOptions): Promise<number> {
           resolve(1)
         })
     }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+    if (opts.signal.aborted) onSignal()
+    else opts.signal.addEventListener('abort', onSignal, {once: true})
   })
 }
 

@@ -15,6 +15,7 @@ import {coreRoutes} from './http/routes/index.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
 import {OrgService} from './orgs/service.js'
 import {loadUndici} from './providers/index.js'
+import type {Readiness} from './readiness.js'
 import type {ProviderSpec, Store} from './store/types.js'
 
 export interface AssembleOptions {
@@ -35,6 +36,8 @@ export interface AssembleOptions {
   routes?: readonly RouteModule[]
   /** See GatewayOptions.logRequests. */
   logRequests?: boolean
+  /** The boot steps `/health` waits for. */
+  readiness: Readiness
 }
 
 /** How long after ready the provider HTTP client is loaded, so it is not on the boot path. */
@@ -64,6 +67,7 @@ export function assembleGateway(opts: AssembleOptions): Assembled {
     tokens: new TokenService(store),
     orgs: new OrgService(store, () => systemProviders),
     agents: new AgentService(store),
+    readiness: opts.readiness,
   }
   const extra = opts.routes ?? []
   const replaced = new Set(extra.map((r) => r.name))

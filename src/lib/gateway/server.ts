@@ -17,6 +17,7 @@ import {GatewayConfigError, GatewayError} from './errors.js'
 import {errorBody} from './http/errors.js'
 import {isLoopbackHost} from './http/guards.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
+import {Readiness} from './readiness.js'
 import {openStore} from './store/index.js'
 import {acquireDataDirLock} from './store/lock.js'
 import type {ProviderSpec, Store} from './store/types.js'
@@ -54,7 +55,21 @@ export interface GatewayOptions {
    * `false` turns it off; the numbers override its schedule (tests).
    */
   upkeep?: false | Pick<UpkeepOptions, 'everyMs' | 'quietMs'>
+  /**
+   * The boot steps `/health` waits for (see readiness.ts). The gateway adds its own ("gateway");
+   * the caller adds its steps before calling startGateway. Default: a new one.
+   */
+  readiness?: Readiness
+  /**
+   * Aborting it stops the boot between two stages: what was opened is closed, the lock released,
+   * and startGateway rejects with the signal's reason. Ignored once the gateway is up.
+   */
+  signal?: AbortSignal
+  /** Awaited at each stage of the boot (`listening`, `locked`, `store ready`), before the abort check (tests, tracing). */
+  onStage?: (stage: GatewayStage) => void | Promise<void>
 }
+
+export type GatewayStage = 'listening' | 'locked' | 'store ready'
 
 export interface RunningGateway {
   /** e.g. http://127.0.0.1:8787 */
@@ -68,6 +83,8 @@ export interface RunningGateway {
   installKey: Buffer
   systemProviders: ProviderSpec[]
   services: Services
+  /** The boot steps `/health` waits for. */
+  readiness: Readiness
   /** Keep a valid token of the local admin in org `local`, or mint one with all scopes. */
   ensureLocalCliToken(candidate?: string): Promise<LocalCliToken>
   /** Register a hook run at shutdown, before connections and the store close. */
@@ -142,6 +159,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const env = opts.env ?? process.env
   const log = opts.logger ?? defaultLogger
   const loopback = isLoopbackHost(host)
+  const readiness = opts.readiness ?? new Readiness()
+  const gatewayReady = readiness.add('gateway')
+  /** Between two stages of the boot: the caller's hook, then stop if the boot was aborted. */
+  const stage = async (name: GatewayStage) => {
+    await opts.onStage?.(name)
+    opts.signal?.throwIfAborted()
+  }
   let phase: 'starting' | 'ready' | 'closing' = 'starting'
   let listener: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
   /** When the last request came in (the upkeep waits for a quiet moment). */
@@ -149,7 +173,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const server = createServer((req, res) => {
     lastRequestAt = performance.now()
     if (phase === 'ready' && listener) listener(req, res)
-    else unavailable(res, phase)
+    else unavailable(req, res, phase)
   })
 
   // 1. Bind first: a busy port fails before anything is written.
@@ -167,6 +191,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let opening: Promise<Store> | undefined
   const ownsStore = !opts.store
   try {
+    await stage('listening')
     const databaseUrl = opts.databaseUrl
     if (!opts.store && !databaseUrl && !opts.dataDir) throw new GatewayConfigError('the gateway needs a data dir or a database URL', {code: 'NO_STORAGE'})
     // 2. One process per PGlite data dir (docs/SECURITY.md S12), taken before PGlite opens it.
@@ -174,6 +199,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       const lock = await acquireDataDirLock(opts.dataDir, {url})
       release = async () => lock.release()
       trace('gateway: data-dir lock taken')
+      await stage('locked')
     }
     // 3. The install key (docs/SECURITY.md S6), validated at boot: a malformed ENCRYPTION_KEY (or none with a
     // database URL) fails before the store is touched; the key file is read while it opens.
@@ -202,6 +228,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     trace('gateway: app modules loaded')
     store = await opening
     await bootstrapping
+    await stage('store ready')
     // 5. The app.
     const assembled = assembleGateway({
       store,
@@ -217,11 +244,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       port,
       routes: opts.routes,
       logRequests: opts.logRequests,
+      readiness,
     })
     const {services} = assembled
     listener = assembled.listener
     phase = 'ready'
-    trace('gateway: ready')
+    gatewayReady()
+    trace('gateway: serving')
     // Registered last, so it stops first: before the routes' own shutdown work and the store's close.
     const upkeep = opts.upkeep === false ? undefined : startUpkeep(store, {...opts.upkeep, lastRequestAt: () => lastRequestAt, log})
     if (upkeep) lifecycle.onShutdown(() => upkeep.stop())
@@ -259,6 +288,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       installKey,
       systemProviders,
       services,
+      readiness,
       ensureLocalCliToken: (candidate?: string) => ensureLocalCliToken(openStoreRef, candidate),
       onShutdown: lifecycle.onShutdown,
       close: () => (closing ??= close()),
@@ -274,9 +304,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 }
 
-/** Before the store is ready (and while closing) every request gets a JSON 503. */
-function unavailable(res: ServerResponse, phase: 'starting' | 'ready' | 'closing'): void {
-  const body = phase === 'closing' ? errorBody('UNAVAILABLE', 'the gateway is shutting down') : errorBody('UNAVAILABLE', 'the gateway is starting', 'retry in a moment')
+/**
+ * Before the store is ready (and while closing) every request gets a JSON 503; `/health` also
+ * says `status` (`starting` or `stopping`).
+ */
+function unavailable(req: IncomingMessage, res: ServerResponse, phase: 'starting' | 'ready' | 'closing'): void {
+  const error = phase === 'closing' ? errorBody('UNAVAILABLE', 'the gateway is shutting down') : errorBody('UNAVAILABLE', 'the gateway is starting', 'retry in a moment')
+  const isHealth = req.url === '/health' || req.url?.startsWith('/health?')
+  const body = isHealth ? {status: phase === 'closing' ? 'stopping' : 'starting', ...error} : error
   res.writeHead(503, {'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store'})
   res.end(JSON.stringify(body))
 }

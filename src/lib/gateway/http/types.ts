@@ -22,6 +22,7 @@ import type {AgentService} from '../agents/service.js'
 import type {AuthContext} from '../auth/authenticate.js'
 import type {TokenService} from '../auth/token-service.js'
 import type {OrgService} from '../orgs/service.js'
+import type {Readiness} from '../readiness.js'
 import type {ProviderSpec, Store} from '../store/types.js'
 
 export type {LogLevel, Logger} from '../../core/log.js'
@@ -60,6 +61,8 @@ export interface Services {
   tokens: TokenService
   orgs: OrgService
   agents: AgentService
+  /** The boot steps `/health` waits for (absent: ready as soon as the routes answer). */
+  readiness?: Readiness
 }
 
 export interface RouteModule {

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {InvalidEncryptionKeyError} from '../../../../src/lib/gateway/crypto/index.js'
+import {Readiness} from '../../../../src/lib/gateway/readiness.js'
 import {DataDirLockedError} from '../../../../src/lib/gateway/store/lock.js'
 import {PortInUseError, startGateway, type RunningGateway} from '../../../../src/lib/gateway/server.js'
 import type {Store} from '../../../../src/lib/gateway/store/types.js'
@@ -67,7 +68,7 @@ describe('startGateway', () => {
     cleanups.push(() => gw.close())
     expect(gw.url).toBe(`http://127.0.0.1:${gw.port}`)
     const health = await rawRequest(`${gw.url}/health`)
-    expect(health.body).toEqual({ok: true, version: '1.2.3', project: 'p1'})
+    expect(health.body).toEqual({status: 'ready', ok: true, version: '1.2.3', project: 'p1'})
     const lock = JSON.parse(await readFile(join(dataDir, 'gateway.lock'), 'utf8'))
     expect(lock).toMatchObject({pid: process.pid, url: gw.url})
     expect((await stat(join(dataDir, 'encryption.key'))).mode & 0o777).toBe(0o600)
@@ -135,7 +136,47 @@ describe.each(storeDrivers().map((d) => [d.name, d] as const))('startGateway ove
     cleanups.push(() => gw.close())
     expect(early.status).toBe(503)
     expect(early.body.error.code).toBe('UNAVAILABLE')
+    expect(early.body.status).toBe('starting')
     expect((await rawRequest(`${url}/health`)).status).toBe(200)
+  })
+
+  it('/health stays 503 {status: "starting"} until every registered boot step is done, while the API already answers', async () => {
+    const store = await open()
+    const readiness = new Readiness()
+    const tokenStored = readiness.add('cli token')
+    const applied = readiness.add('auto-apply')
+    const gw = await startGateway({port: 0, store, installKey: Buffer.alloc(32, 3), version: 't', env: {}, logger: quiet, readiness})
+    cleanups.push(() => gw.close())
+    const before = await rawRequest(`${gw.url}/health`)
+    expect(before.status).toBe(503)
+    expect(before.body).toMatchObject({status: 'starting', waitingFor: ['cli token', 'auto-apply']})
+    expect((await rawRequest(`${gw.url}/api/v1/whoami`)).status).toBe(401) // the API serves (the auto-apply needs it)
+    tokenStored()
+    expect((await rawRequest(`${gw.url}/health`)).body.waitingFor).toEqual(['auto-apply'])
+    applied()
+    const after = await rawRequest(`${gw.url}/health`)
+    expect(after.status).toBe(200)
+    expect(after.body).toMatchObject({status: 'ready', version: 't'})
+  })
+
+  it('an aborted boot signal stops the boot at the next stage: the lock is released and the store closed', async () => {
+    const dataDir = join(await tempDir(), 'data')
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    const err = await startGateway({
+      port: 0,
+      dataDir,
+      version: 't',
+      env: {},
+      logger: quiet,
+      installKey: Buffer.alloc(32, 4),
+      signal: controller.signal,
+      onStage: (stage) => {
+        if (stage === 'locked') controller.abort(reason)
+      },
+    }).catch((e: unknown) => e)
+    expect(err).toBe(reason)
+    expect(existsSync(join(dataDir, 'gateway.lock'))).toBe(false)
   })
 
   it('runs shutdown hooks once, aborts the shutdown signal, stops serving and leaves the injected store open', async () => {
