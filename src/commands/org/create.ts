@@ -1,6 +1,3 @@
-import {fstatSync, readFileSync} from 'node:fs'
-import {isatty} from 'node:tty'
-
 import {Args, Flags} from '@oclif/core'
 
 import type {CreateOrgRequest, CreatedOrg} from '../../lib/contract/api.js'
@@ -9,17 +6,17 @@ import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 
 
 /**
- * The owner's password from stdin: with --password-stdin, or when stdin is a shell pipe or a file.
+ * The owner's password from stdin: with --password-stdin, or whenever stdin carries data (a
+ * pipe, a file, or the socket of a program that spawned lobu with input; see lib/cli/stdin.ts).
  * Never from a flag value (shell history, ps) and never from a terminal.
  */
-function passwordFromStdin(explicit: boolean): string | undefined {
-  if (isatty(0)) {
-    if (explicit) throw new UsageError('--password-stdin needs the password piped in', {hint: 'printf %s "$PW" | lobu org create …'})
+async function passwordFromStdin(explicit: boolean): Promise<string | undefined> {
+  const {readAllStdin, stdinHasData, stdinKind} = await import('../../lib/cli/stdin.js')
+  if (!stdinHasData()) {
+    if (explicit) throw new UsageError(`--password-stdin needs the password piped in (stdin is ${stdinKind() === 'tty' ? 'a terminal' : 'empty'})`, {hint: 'printf %s "$PW" | lobu org create …'})
     return undefined
   }
-  const stat = fstatSync(0)
-  if (!explicit && !stat.isFIFO() && !stat.isFile()) return undefined
-  const text = readFileSync(0, 'utf8').replace(/\r?\n$/, '')
+  const text = (await readAllStdin()).replace(/\r?\n$/, '')
   if (text === '' && explicit) throw new UsageError('--password-stdin: stdin was empty', {code: 'USAGE'})
   return text === '' ? undefined : text
 }
@@ -50,7 +47,7 @@ Needs a token with the admin scope (the local user of lobu run has it). The owne
     if (!/^[^\s@]+@[^\s@]+$/.test(email)) {
       throw new UsageError(`invalid --owner-email "${email}"`, {code: 'INVALID_EMAIL', hint: 'Give an address like ada@acme.test'})
     }
-    const password = passwordFromStdin(this.flags['password-stdin'])
+    const password = await passwordFromStdin(this.flags['password-stdin'])
     const owner: CreateOrgRequest['owner'] = {email, name: this.flags['owner-name'] ?? email.split('@')[0]!}
     if (password !== undefined) owner.password = password
 

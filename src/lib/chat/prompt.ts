@@ -3,26 +3,23 @@
  * or omitted while stdin is piped.
  */
 import {UsageError} from '../core/errors.js'
+import {readAllStdin, stdinHasData} from '../cli/stdin.js'
 
 export interface PromptSource {
   arg?: string
   stdin: NodeJS.ReadableStream & {isTTY?: boolean}
+  /** Whether stdin carries data (default: cli/stdin.ts decides for process.stdin; another stream has data unless it is a TTY). */
+  hasData?: boolean
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer))
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-export async function readPrompt({arg, stdin}: PromptSource): Promise<string> {
+export async function readPrompt({arg, stdin, hasData = stdin === process.stdin ? stdinHasData() : !stdin.isTTY}: PromptSource): Promise<string> {
   let text: string
   let from: string
   if (arg !== undefined && arg !== '-') {
     text = arg
     from = 'the PROMPT argument'
-  } else if (arg === '-' || !stdin.isTTY) {
-    text = await readAll(stdin)
+  } else if (arg === '-' || hasData) {
+    text = await readAllStdin(stdin)
     from = 'stdin'
   } else {
     throw new UsageError('missing PROMPT', {code: 'PROMPT_REQUIRED', hint: 'lobu chat "hello", or pipe it: echo hello | lobu chat'})

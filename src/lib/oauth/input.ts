@@ -4,6 +4,7 @@
  */
 import {AGENT_ID_PATTERN} from '../contract/ids.js'
 import {UsageError} from '../core/errors.js'
+import {readAllStdin, stdinHasData} from '../cli/stdin.js'
 import {canPrompt} from '../cli/terminal.js'
 import type {ResolvedContext} from '../context/index.js'
 
@@ -19,20 +20,14 @@ export function normalizeUserCodeInput(input: string): string {
   return `${code.slice(0, 4)}-${code.slice(4)}`
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer))
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 /**
- * A secret from stdin: piped input is read whole (trimmed); on an interactive terminal a
- * masked prompt asks for it; a terminal that cannot prompt is a usage error naming the pipe.
+ * A secret from stdin: input sent on stdin (a pipe, a file, a spawning program's socket: see
+ * cli/stdin.ts) is read whole (trimmed); on an interactive terminal a masked prompt asks for it;
+ * anything else (no input, a terminal that cannot prompt) is a usage error naming the pipe.
  */
-export async function readSecretInput(opts: {what: string; example: string; stdin?: NodeJS.ReadStream}): Promise<string> {
-  const stdin = opts.stdin ?? process.stdin
-  if (!stdin.isTTY) return (await readAll(stdin)).trim()
-  if (!canPrompt()) throw new UsageError(`pipe the ${opts.what} on stdin`, {code: 'NO_SECRET_INPUT', hint: opts.example})
+export async function readSecretInput(opts: {what: string; example: string}): Promise<string> {
+  if (stdinHasData()) return (await readAllStdin()).trim()
+  if (!process.stdin.isTTY || !canPrompt()) throw new UsageError(`pipe the ${opts.what} on stdin`, {code: 'NO_SECRET_INPUT', hint: opts.example})
   const {password} = await import('@inquirer/prompts')
   return (await password({message: `Paste the ${opts.what}:`, mask: '*'}, {output: process.stderr})).trim()
 }
