@@ -176,6 +176,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     else unavailable(req, res, phase)
   })
 
+  server.on('clientError', badRequestFromParser)
+
   // 1. Bind first: a busy port fails before anything is written.
   const port = await listen(server, opts.port, host)
   trace('gateway: listening')
@@ -314,4 +316,35 @@ function unavailable(req: IncomingMessage, res: ServerResponse, phase: 'starting
   const body = isHealth ? {status: phase === 'closing' ? 'stopping' : 'starting', ...error} : error
   res.writeHead(503, {'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store'})
   res.end(JSON.stringify(body))
+}
+
+/**
+ * A request Node's HTTP parser refuses (e.g. U+0000 in a header): the JSON error every other
+ * 400 has, naming the header when it can be told. Timeouts and oversized headers keep Node's
+ * own status.
+ */
+function badRequestFromParser(err: NodeJS.ErrnoException & {rawPacket?: Buffer}, socket: import('node:stream').Duplex): void {
+  if (!socket.writable || (socket as {_httpMessage?: unknown})._httpMessage) {
+    socket.destroy()
+    return
+  }
+  let status = 400
+  let reason = 'Bad Request'
+  let body = errorBody('BAD_REQUEST', 'malformed HTTP request')
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431
+    reason = 'Request Header Fields Too Large'
+    body = errorBody('HEADERS_TOO_LARGE', 'the request headers are too large')
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408
+    reason = 'Request Timeout'
+    body = errorBody('REQUEST_TIMEOUT', 'the request took too long to arrive')
+  } else if (err.code === 'HPE_INVALID_HEADER_TOKEN' || err.code === 'HPE_INVALID_HEADER_VALUE') {
+    const line = err.rawPacket?.toString('latin1').split('\r\n').find((l, i) => i > 0 && /[\x00-\x08\x0a-\x1f\x7f]/.test(l))
+    const name = line?.split(':')[0]?.trim()
+    const named = name && /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/.test(name) ? `the header "${name.toLowerCase()}"` : 'a header'
+    body = errorBody('INVALID_REQUEST', `invalid request: ${named} contains a control character (such as U+0000)`)
+  }
+  const text = JSON.stringify(body)
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`)
 }

@@ -13,6 +13,7 @@ import {
   SECRET_NAME_PATTERN as SECRET_NAME,
   WIRE_PROJECT_ID_PATTERN as PROJECT_ID,
 } from '../../contract/ids.js'
+import {HEADER_SAFE, HEADER_SAFE_MESSAGE} from '../http/validate.js'
 const PRE_APPROVED = /^\/mcp\/([^/]+)\/tools\/([^/]+)$/
 
 const nonEmpty = z.string().min(1, 'must not be empty')
@@ -114,6 +115,13 @@ export const desiredStateSchema = z
       if (seen.has(a.id)) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['agents', i, 'id'], message: `duplicate agent id "${a.id}"`})
       seen.add(a.id)
     })
+    // A provider key goes into an HTTP header of every turn: one that cannot is refused here,
+    // not found out by a 502 on each turn.
+    const providerKeys = new Set(state.agents.flatMap((a) => a.providers.flatMap((p) => (p.key.kind === 'secret' ? [p.key.name] : []))))
+    for (const name of providerKeys) {
+      const value = state.secrets[name]
+      if (value !== undefined && !HEADER_SAFE.test(value)) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['secrets', name], message: `a provider key ${HEADER_SAFE_MESSAGE}`})
+    }
   })
 
 const fingerprint = z.string().regex(/^[0-9a-f]{64}$/, 'expected the fingerprint of a plan')

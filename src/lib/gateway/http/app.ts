@@ -11,7 +11,7 @@ import {authCacheOf} from '../auth/authenticate.js'
 import {authMiddleware} from './auth.js'
 import {HttpError, errorBody} from './errors.js'
 import {originGuard} from './guards.js'
-import {requestHeader} from './node.js'
+import {requestHeader, requestTarget} from './node.js'
 import type {App, AppEnv, RouteModule, Services} from './types.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -57,6 +57,7 @@ export function buildApp(opts: BuildAppOptions): App {
     await next()
   })
   app.use('*', originGuard({loopback: opts.loopback, port: opts.port}))
+  app.use('*', cleanTarget())
   app.use('*', sizeLimit())
   app.use('/api/*', authMiddleware(services.store))
   app.use('/v1/*', authMiddleware(services.store))
@@ -86,6 +87,38 @@ function sizeLimit(): MiddlewareHandler<AppEnv> {
       return Number.parseInt(length || '0', 10) > MAX_BODY_BYTES ? c.json(tooLarge(), 413) : next()
     }
     return counting(c, next)
+  }
+}
+
+/** `%00`, or a percent-encoded UTF-16 surrogate (ED A0..BF xx): text that cannot be stored. */
+const UNSTORABLE_ESCAPE = /%00|%ED%[AB][0-9A-F]/i
+
+/**
+ * A path or query that decodes to U+0000 or to a surrogate is refused with 400 naming where
+ * it is (JSON bodies and forms are checked where they are parsed: validate.ts; Node's HTTP
+ * parser already refuses NUL in headers).
+ */
+function cleanTarget(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const target = requestTarget(c)
+    const m = UNSTORABLE_ESCAPE.exec(target)
+    if (!m) return next()
+    const q = target.indexOf('?')
+    let where = 'the URL path'
+    if (q >= 0 && m.index > q) {
+      const param = target.slice(q + 1).split('&').find((pair) => UNSTORABLE_ESCAPE.test(pair))?.split('=')[0] ?? ''
+      where = `the query parameter "${safeDecode(param).replace(/[^\x20-\x7E]/g, '?')}"`
+    }
+    const problem = m[0] === '%00' ? 'U+0000 (NUL), which cannot be stored' : 'an encoded surrogate, which is not valid UTF-8'
+    return c.json(errorBody('INVALID_REQUEST', `invalid request: ${where} contains ${problem}`), 400)
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
   }
 }
 

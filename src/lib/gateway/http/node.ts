@@ -24,3 +24,11 @@ export function requestHeader(c: Context, name: string): string | undefined {
   if (values === undefined) return undefined
   return values.length === 1 ? values[0] : values.join(', ')
 }
+
+/** The request target as sent (path and query, percent-encoding kept). */
+export function requestTarget(c: Context): string {
+  const incoming = (c.env as {incoming?: unknown} | undefined)?.incoming
+  if (incoming instanceof IncomingMessage && incoming.url !== undefined) return incoming.url
+  const url = new URL(c.req.url)
+  return url.pathname + url.search
+}

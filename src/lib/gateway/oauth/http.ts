@@ -7,6 +7,7 @@ import type {Context} from 'hono'
 
 import type {Scope} from '../../contract/scopes.js'
 import {assertScope, authenticate, type AuthContext} from '../auth/authenticate.js'
+import {unstorableText} from '../http/validate.js'
 import type {Store} from '../store/types.js'
 
 /** A parsed body: string fields only (arrays and objects are dropped, so nothing is coerced). */
@@ -19,6 +20,16 @@ export class BodyError extends Error {}
  * `scope` array is joined with spaces). Anything else, or malformed JSON, throws BodyError.
  */
 export async function readFields(c: Context): Promise<Fields> {
+  const fields = await readRawFields(c)
+  // Text PostgreSQL cannot store (U+0000, lone surrogates) is refused here, naming the field.
+  for (const [k, v] of Object.entries(fields)) {
+    const problem = unstorableText(k) ?? unstorableText(v)
+    if (problem) throw new BodyError(`field "${k.replace(/[^\x20-\x7E]/g, '?')}" ${problem}`)
+  }
+  return fields
+}
+
+async function readRawFields(c: Context): Promise<Fields> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
   const text = await c.req.text()
   const fields: Fields = {}

@@ -22,7 +22,7 @@ import {agentIdSchema} from '../agents/schema.js'
 import {requireScope} from '../http/auth.js'
 import {badRequest} from '../http/errors.js'
 import type {AppEnv, RouteModule, Services} from '../http/types.js'
-import {jsonBody, parseWith} from '../http/validate.js'
+import {HEADER_SAFE, HEADER_SAFE_MESSAGE, jsonBody, parseWith} from '../http/validate.js'
 import {DEVICE_GRANT_TYPE, DeviceService, OAuthProtocolError} from './device.js'
 import {CallbackError, GrantService, grantHttpError} from './grants.js'
 import {approveForm, codeForm, htmlPage, messagePage} from './html.js'
@@ -54,7 +54,7 @@ const keyBody = z.object({
     .trim()
     .min(1, 'must not be empty')
     .max(4096)
-    .refine((k) => !/\s/.test(k), 'must not contain whitespace'),
+    .refine((k) => HEADER_SAFE.test(k), HEADER_SAFE_MESSAGE),
 })
 
 const connectionTokenBody = z.object({

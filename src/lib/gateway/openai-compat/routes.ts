@@ -16,7 +16,7 @@ import {hasScope} from '../auth/authenticate.js'
 import {HttpError} from '../http/errors.js'
 import {nodeResponseOf} from '../http/node.js'
 import type {AppEnv, RouteModule, Services} from '../http/types.js'
-import {describeIssues} from '../http/validate.js'
+import {describeIssues, findUnstorableText} from '../http/validate.js'
 import {newId} from '../store/ids.js'
 import {sseResponse, type SseSink} from '../sessions/sse.js'
 import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnOutcome, type TurnSink} from '../sessions/turn.js'
@@ -49,6 +49,8 @@ async function readBody(c: Context<AppEnv>) {
   } catch (err) {
     fail(400, `malformed JSON in the request body: ${err instanceof Error ? err.message : String(err)}`, 'invalid_request_error', 'invalid_json')
   }
+  const bad = findUnstorableText(json)
+  if (bad) fail(400, `invalid request: ${bad.path.join('.') || 'body'}: ${bad.problem}`, 'invalid_request_error', 'invalid_request', bad.path.join('.') || null)
   const parsed = chatRequestSchema.safeParse(json)
   if (!parsed.success) fail(400, `invalid request: ${describeIssues(parsed.error)}`, 'invalid_request_error', 'invalid_request')
   return parsed.data

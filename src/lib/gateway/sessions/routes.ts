@@ -136,6 +136,8 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
           after = Number(parsed.data)
         }
         if (sessions.shuttingDown) throw new HttpError(503, 'UNAVAILABLE', 'the gateway is shutting down')
+        // HEAD (hono runs GET handlers for it): the GET's status and headers, no stream.
+        if (c.req.method === 'HEAD') return c.body(null, 200, {'content-type': 'text/event-stream; charset=utf-8'})
         const hub = sessions.watcherJoined(session.key)
         let unsubscribe: (() => void) | undefined
         let untrack = () => {}
