@@ -1,8 +1,8 @@
 /**
  * Plan and apply (gateway side). A plan compares a project's desired state with the org's
  * stored agents and secrets and lists field-level changes; apply re-checks, inside ONE store
- * transaction, that the org still has the state the plan was made against (its fingerprint)
- * and then writes every change, or nothing (docs/SECURITY.md S14).
+ * transaction, that what the plan read is unchanged (its fingerprint: see fingerprintOf) and
+ * then writes every change, or nothing (docs/SECURITY.md S14).
  *
  * The service takes the store and a secret codec: tests inject failures by wrapping them,
  * production code has no test-only branches.
@@ -65,15 +65,24 @@ export function summarize(changes: PlanChange[]): PlanSummary {
   return summary
 }
 
-/** Hash of the org's agents (id, owner, spec) and secret hashes: what a plan was made against. */
-export function fingerprintOf(state: OrgState): string {
-  const agents = [...state.agents]
+/**
+ * Hash of what a plan of `desired` reads and writes: the agents it declares (by id, whoever owns
+ * them), the agents its project manages (prune candidates), and the secrets it sets or its agents
+ * reference (with their keyed hashes). Applies of different projects in one org therefore do not
+ * invalidate each other's plans, while anything a plan depends on still makes it stale.
+ */
+export function fingerprintOf(state: OrgState, desired: DesiredState): string {
+  const declared = new Set(desired.agents.map((a) => a.id))
+  const agents = state.agents
+    .filter((a) => declared.has(a.agentId) || a.managedBy === desired.project)
     .sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0))
     .map((a) => ({id: a.agentId, managedBy: a.managedBy, spec: a.spec}))
-  const secrets = [...state.secrets]
+  const names = new Set([...Object.keys(desired.secrets), ...desired.agents.flatMap((a) => secretRefs(a).map((r) => r.name))])
+  const secrets = state.secrets
+    .filter((s) => names.has(s.name))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((s) => ({name: s.name, keyedHash: s.keyedHash}))
-  return createHash('sha256').update(canonicalJson({agents, secrets})).digest('hex')
+  return createHash('sha256').update(canonicalJson({project: desired.project, agents, secrets})).digest('hex')
 }
 
 function specOf(agent: DesiredAgent): AgentSpec {
@@ -175,7 +184,7 @@ export const planNotFound = () =>
   new HttpError(404, 'PLAN_NOT_FOUND', 'this plan is unknown or has expired', 'Make a new plan and apply it.')
 
 export const planStale = () =>
-  conflict('PLAN_STALE', "the org's agents or secrets changed since the plan was made", 'Make a new plan and apply it.')
+  conflict('PLAN_STALE', "the project's agents or secrets changed since the plan was made", 'Make a new plan and apply it.')
 
 export class ApplyService {
   private readonly store: Store
@@ -197,7 +206,7 @@ export class ApplyService {
   async plan(orgId: string, desired: DesiredState, options: {prune?: boolean} = {}): Promise<Plan> {
     const prune = options.prune ?? false
     const state = await this.store.transaction((tx) => loadState(tx, orgId))
-    const fingerprint = fingerprintOf(state)
+    const fingerprint = fingerprintOf(state, desired)
     const computed = computeChanges(state, desired, prune, this.codec)
     const planId = newId('plan')
     this.remember(planId, {orgId, desired, prune, fingerprint, expiresAt: this.now() + this.ttl})
@@ -231,7 +240,7 @@ export class ApplyService {
     const result = await this.store.transaction(async (tx) => {
       await lockOrg(tx, orgId)
       const state = await loadState(tx, orgId)
-      if (fingerprintOf(state) !== request.fingerprint) throw planStale()
+      if (fingerprintOf(state, desired) !== request.fingerprint) throw planStale()
       const computed = computeChanges(state, desired, prune, this.codec)
       for (const op of computed.secretOps) {
         await tx.secrets.upsert({orgId, name: op.name, ciphertext: this.codec.encrypt(op.value), keyedHash: op.keyedHash})
@@ -241,7 +250,7 @@ export class ApplyService {
         else await tx.agents.upsert({orgId, agentId: op.id, spec: op.spec, managedBy: op.managedBy})
       }
       const written = computed.secretOps.length + computed.agentOps.length
-      const fingerprint = written === 0 ? request.fingerprint : fingerprintOf(await loadState(tx, orgId))
+      const fingerprint = written === 0 ? request.fingerprint : fingerprintOf(await loadState(tx, orgId), desired)
       return {changes: computed.changes, fingerprint}
     })
 

@@ -262,4 +262,45 @@ describe.each(storeDrivers())('apply service on $name', ({open}) => {
     now += 60_001
     await expect(timed.apply(orgId, {planId: plan.planId, fingerprint: plan.fingerprint})).rejects.toMatchObject({code: 'PLAN_NOT_FOUND'})
   })
+  it('50 applies of 50 projects in one org, planned first and applied concurrently: none is stale', async () => {
+    const orgId = await newOrg(store)
+    const plans = await Promise.all(
+      Array.from({length: 50}, (_, i) => service.plan(orgId, state(`proj-${i}`, [agent(`agent-${i}`)], {[`KEY_${i}`]: `sk-${i}`}))),
+    )
+    const results = await Promise.allSettled(plans.map((p) => service.apply(orgId, {planId: p.planId, fingerprint: p.fingerprint})))
+    const stale = results.filter((r) => r.status === 'rejected')
+    expect(stale.map((r) => (r as PromiseRejectedResult).reason?.code)).toEqual([])
+    expect((await store.agents.list(orgId)).filter((a) => a.agentId.startsWith('agent-'))).toHaveLength(50)
+  })
+
+  it("a plan goes stale when what it reads changes (its agents, its project's agents, its secrets), not when another project's do", async () => {
+    const orgId = await newOrg(store)
+    await planAndApply(service, orgId, state('proj-a', [agent('a-one'), agent('a-two')]))
+    await planAndApply(service, orgId, state('proj-b', [agent('b-one')], {OTHER_KEY: 'sk-other'}))
+    const fresh = () => service.plan(orgId, state('proj-a', [agent('a-one', {name: 'Renamed'})]), {prune: true})
+
+    // Another project's agent and secret, and a hand-made agent: no effect on proj-a's plan.
+    let plan = await fresh()
+    await planAndApply(service, orgId, state('proj-b', [agent('b-one', {name: 'B changed'}), agent('b-two')], {OTHER_KEY: 'sk-other-2'}))
+    await store.agents.upsert({orgId, agentId: 'by-hand', spec: specOf(agent('by-hand')), managedBy: null})
+    await service.apply(orgId, {planId: plan.planId, fingerprint: plan.fingerprint})
+
+    // An agent proj-a manages but no longer declares (the prune reads it): stale.
+    await planAndApply(service, orgId, state('proj-a', [agent('a-one'), agent('a-two')]))
+    plan = await fresh()
+    await store.agents.upsert({orgId, agentId: 'a-two', spec: specOf(agent('a-two', {name: 'edited'})), managedBy: 'proj-a'})
+    await expect(service.apply(orgId, {planId: plan.planId, fingerprint: plan.fingerprint})).rejects.toMatchObject({status: 409, code: 'PLAN_STALE'})
+
+    // A secret its agents reference: stale.
+    plan = await fresh()
+    const stored = (await store.secrets.list(orgId)).find((x) => x.name === 'OPENAI_API_KEY')!
+    await store.secrets.upsert({orgId, name: 'OPENAI_API_KEY', ciphertext: codec.encrypt('sk-rotated'), keyedHash: codec.keyedHash('sk-rotated')})
+    expect(stored.keyedHash).not.toBe(codec.keyedHash('sk-rotated'))
+    await expect(service.apply(orgId, {planId: plan.planId, fingerprint: plan.fingerprint})).rejects.toMatchObject({status: 409, code: 'PLAN_STALE'})
+
+    // An agent with an id it creates, made by someone else meanwhile: stale.
+    plan = await service.plan(orgId, state('proj-a', [agent('a-one'), agent('a-two'), agent('a-new')]))
+    await store.agents.upsert({orgId, agentId: 'a-new', spec: specOf(agent('a-new')), managedBy: null})
+    await expect(service.apply(orgId, {planId: plan.planId, fingerprint: plan.fingerprint})).rejects.toMatchObject({status: 409, code: 'PLAN_STALE'})
+  })
 })
