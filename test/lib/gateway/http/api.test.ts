@@ -30,7 +30,7 @@ describe.each(driverNames())('gateway API (%s)', (driver) => {
     it('GET /health answers without auth with version and project', async () => {
       const res = await gw.api('/health', {token: null})
       expect(res.status).toBe(200)
-      expect(res.body).toEqual({ok: true, version: '0.0.0-test', project: 'demo'})
+      expect(res.body).toEqual({status: 'ready', ok: true, version: '0.0.0-test', project: 'demo'})
     })
 
     it('unknown routes are JSON 404s; protected unknown routes need auth first', async () => {
