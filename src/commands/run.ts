@@ -9,6 +9,7 @@ export default class Run extends BaseCommand<typeof Run> {
   static examples = [
     {description: 'Serve the project in this directory on the default port', command: '<%= config.bin %> run'},
     {description: 'Another port, re-applying lobu.toml on every edit', command: '<%= config.bin %> run --port 8788 --watch'},
+    {description: 'Never send a turn\'s done before it is stored (no turn lost on kill -9)', command: '<%= config.bin %> run --durable'},
     {description: 'Use a PostgreSQL server instead of the embedded database', command: 'DATABASE_URL=postgres://lobu@127.0.0.1/lobu ENCRYPTION_KEY=$(openssl rand -base64 32) <%= config.bin %> run'},
   ]
   static enableJsonFlag = false
@@ -19,6 +20,9 @@ export default class Run extends BaseCommand<typeof Run> {
     apply: Flags.boolean({default: true, allowNo: true, description: "Apply lobu.toml to org \"local\" at boot (--no-apply to skip)"}),
     watch: Flags.boolean({char: 'w', description: 'Re-apply when lobu.toml or an agent directory changes'}),
     quiet: Flags.boolean({char: 'q', description: 'Print nothing but errors'}),
+    durable: Flags.boolean({
+      description: "Send a chat turn's done only once it is stored (as on PostgreSQL): a killed process then never loses a turn its client saw end. Without it, PGlite stores turns in batches just after their done",
+    }),
     'log-level': Flags.option({options: ['error', 'warn', 'info', 'debug'] as const, default: 'warn', description: 'Gateway log level (stderr)'})(),
     config: sharedFlags.config(),
   }
@@ -55,6 +59,7 @@ export default class Run extends BaseCommand<typeof Run> {
       },
       logRequests: max >= levels.indexOf('debug'),
       signal: stop.signal,
+      durable: flags.durable,
     })
     if (code !== 0) this.exit(code)
   }

@@ -75,6 +75,8 @@ export interface StartTestGatewayOptions {
   wrapStore?: (store: Store) => Store
   /** The gateway's database upkeep (see GatewayOptions.upkeep); default: as in production. */
   upkeep?: GatewayOptions['upkeep']
+  /** See GatewayOptions.durable (`lobu run --durable`). */
+  durable?: boolean
 }
 
 /** Names of the available store drivers (for `describe.each`). */
@@ -130,6 +132,7 @@ export async function startTestGateway(opts: StartTestGatewayOptions = {}): Prom
       installKey: randomBytes(32),
       routes: opts.routes,
       upkeep: opts.upkeep,
+      durable: opts.durable,
       logger:
         opts.logger ??
         ((level, msg) => {

@@ -47,6 +47,8 @@ export interface BootOptions {
    * "auto-apply"; a caller adds its own before the boot and marks them done. Default: a new one.
    */
   readiness?: Readiness
+  /** See GatewayOptions.durable (`lobu run --durable`). */
+  durable?: boolean
 }
 
 export interface BootedGateway {
@@ -158,6 +160,7 @@ async function boot(opts: BootOptions, signal: AbortSignal): Promise<BootedGatew
     logger: opts.logger,
     logRequests: opts.logRequests,
     readiness,
+    durable: opts.durable,
     signal,
     onStage: (stage) => checkpoint(stage),
   })

@@ -38,6 +38,8 @@ export interface AssembleOptions {
   logRequests?: boolean
   /** The boot steps `/health` waits for. */
   readiness: Readiness
+  /** See GatewayOptions.durable. */
+  durable?: boolean
 }
 
 /** How long after ready the provider HTTP client is loaded, so it is not on the boot path. */
@@ -68,6 +70,7 @@ export function assembleGateway(opts: AssembleOptions): Assembled {
     orgs: new OrgService(store, () => systemProviders),
     agents: new AgentService(store),
     readiness: opts.readiness,
+    durable: opts.durable ?? false,
   }
   const extra = opts.routes ?? []
   const replaced = new Set(extra.map((r) => r.name))

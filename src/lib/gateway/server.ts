@@ -67,6 +67,12 @@ export interface GatewayOptions {
   signal?: AbortSignal
   /** Awaited at each stage of the boot (`listening`, `locked`, `store ready`), before the abort check (tests, tracing). */
   onStage?: (stage: GatewayStage) => void | Promise<void>
+  /**
+   * Send a chat turn's `done` only once the turn is stored, also with PGlite (where it is
+   * otherwise sent as soon as the turn is queued to be stored; see sessions/service.ts
+   * deliverBeforeStored). PostgreSQL always works this way.
+   */
+  durable?: boolean
 }
 
 export type GatewayStage = 'listening' | 'locked' | 'store ready'
@@ -247,6 +253,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       routes: opts.routes,
       logRequests: opts.logRequests,
       readiness,
+      durable: opts.durable,
     })
     const {services} = assembled
     listener = assembled.listener

@@ -63,6 +63,8 @@ export interface Services {
   agents: AgentService
   /** The boot steps `/health` waits for (absent: ready as soon as the routes answer). */
   readiness?: Readiness
+  /** A chat turn's `done` is sent only once the turn is stored, whatever the store (`lobu run --durable`). */
+  durable?: boolean
 }
 
 export interface RouteModule {

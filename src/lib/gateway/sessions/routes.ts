@@ -172,8 +172,8 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
   }
 }
 
-/** The session routes with default options. */
+/** The session routes with default options (a durable gateway stores each turn before its `done`). */
 export const sessionRoutes: RouteModule = {
   name: 'sessions',
-  register: (app, services) => createSessionRoutes().register(app, services),
+  register: (app, services) => createSessionRoutes(services.durable ? {deliverBeforeStored: false} : {}).register(app, services),
 }
