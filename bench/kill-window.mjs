@@ -8,7 +8,7 @@
 // Each cycle: `lobu run --no-apply` on one data dir, first checks every turn whose `done` the
 // previous cycle saw (GET the session: is the turn stored?), then runs `--clients` chat loops
 // (two turns per session, the second sent right after the first's `done`), kills the gateway
-// with SIGKILL at a random moment 0.3–1.5 s in, and notes the time. `--load N` runs N busy
+// with SIGKILL at a random moment 0–0.5 s after `--clients` turns have ended, and notes the time. `--load N` runs N busy
 // processes meanwhile (CPU contention). Prints every lost turn's done→kill gap and the largest.
 // Needs `npm run build` first. Not part of `npm run bench`.
 import {spawn} from 'node:child_process'
@@ -93,7 +93,10 @@ for (let cycle = 0; cycle < cycles; cycle++) {
     }
   })
   const settled = Promise.allSettled(loops)
-  await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200))
+  // Once turns are flowing (a few have ended), at a random moment within the next 0.5 s.
+  const flowing = performance.now()
+  while (seen.length < clients && performance.now() - flowing < 30_000) await new Promise((r) => setTimeout(r, 10))
+  await new Promise((r) => setTimeout(r, Math.random() * 500))
   const killAt = performance.now()
   run.child.kill('SIGKILL')
   await new Promise((r) => run.child.once('exit', r))

@@ -98,7 +98,8 @@ export async function bootLocalGateway(opts: BootOptions): Promise<BootedGateway
       if (own.received === 'SIGINT' && process.listenerCount('SIGINT') > 1) return
       void booted.close().finally(() => process.exit(own.received === 'SIGTERM' ? 143 : 130))
     }
-    signal.addEventListener('abort', onStop, {once: true})
+    if (signal.aborted) onStop()
+    else signal.addEventListener('abort', onStop, {once: true})
     return {
       ...booted,
       close: async () => {
