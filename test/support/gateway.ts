@@ -77,6 +77,8 @@ export interface StartTestGatewayOptions {
   upkeep?: GatewayOptions['upkeep']
   /** See GatewayOptions.durable (`lobu run --durable`). */
   durable?: boolean
+  /** A team gateway (guarded egress, see GatewayOptions.team); default: a local one. */
+  team?: boolean
 }
 
 /** Names of the available store drivers (for `describe.each`). */
@@ -133,6 +135,7 @@ export async function startTestGateway(opts: StartTestGatewayOptions = {}): Prom
       routes: opts.routes,
       upkeep: opts.upkeep,
       durable: opts.durable,
+      team: opts.team ?? false,
       logger:
         opts.logger ??
         ((level, msg) => {

@@ -10,6 +10,7 @@ import {getRequestListener} from '@hono/node-server'
 
 import {AgentService} from './agents/service.js'
 import {TokenService} from './auth/token-service.js'
+import type {EgressPolicy} from './egress/index.js'
 import {buildApp} from './http/app.js'
 import {coreRoutes} from './http/routes/index.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
@@ -32,6 +33,9 @@ export interface AssembleOptions {
   lifecycle: Lifecycle
   loopback: boolean
   port: number
+  /** See Services.team. */
+  team: boolean
+  egress: EgressPolicy
   /** Route modules mounted after the core ones; one named like a core module replaces it. */
   routes?: readonly RouteModule[]
   /** See GatewayOptions.logRequests. */
@@ -66,6 +70,8 @@ export function assembleGateway(opts: AssembleOptions): Assembled {
     log: opts.log,
     lifecycle: opts.lifecycle,
     systemProviders,
+    team: opts.team,
+    egress: opts.egress,
     tokens: new TokenService(store),
     orgs: new OrgService(store, () => systemProviders),
     agents: new AgentService(store),

@@ -13,6 +13,7 @@ import {trace} from '../core/trace.js'
 import {computeSystemProviders} from './agents/system-providers.js'
 import {bootstrap, ensureLocalCliToken, type LocalCliToken} from './bootstrap/index.js'
 import {loadInstallKey} from './crypto/index.js'
+import {EgressAllowListError, EgressPolicy} from './egress/index.js'
 import {GatewayConfigError, GatewayError} from './errors.js'
 import {errorBody} from './http/errors.js'
 import {isLoopbackHost} from './http/guards.js'
@@ -26,6 +27,11 @@ import {startUpkeep, type UpkeepOptions} from './store/upkeep.js'
 export interface GatewayOptions {
   /** Default 127.0.0.1. A non-loopback host disables the loopback Host/Origin rules (docs/SECURITY.md S8). */
   host?: string
+  /**
+   * A team gateway: tenant-set destinations are guarded (docs/SECURITY.md, "Egress"). Default:
+   * with `databaseUrl` or a non-loopback `host`. Tests over an injected store set it.
+   */
+  team?: boolean
   /** 0 = a random free port. */
   port: number
   /** PGlite data dir (and where encryption.key lives). Locked for this process. */
@@ -165,6 +171,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const env = opts.env ?? process.env
   const log = opts.logger ?? defaultLogger
   const loopback = isLoopbackHost(host)
+  const team = opts.team ?? (Boolean(opts.databaseUrl) || !loopback)
+  let egress: EgressPolicy
+  try {
+    egress = new EgressPolicy({guarded: team, allow: env.LOBU_EGRESS_ALLOW})
+  } catch (err) {
+    if (err instanceof EgressAllowListError) throw new GatewayConfigError(err.message, {code: 'INVALID_EGRESS_ALLOW', hint: 'LOBU_EGRESS_ALLOW takes comma-separated hosts, host:port pairs or CIDRs, e.g. models.internal,10.1.0.0/16'})
+    throw err
+  }
   const readiness = opts.readiness ?? new Readiness()
   const gatewayReady = readiness.add('gateway')
   /** Between two stages of the boot: the caller's hook, then stop if the boot was aborted. */
@@ -250,12 +264,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       lifecycle,
       loopback,
       port,
+      team,
+      egress,
       routes: opts.routes,
       logRequests: opts.logRequests,
       readiness,
       durable: opts.durable,
     })
     const {services} = assembled
+    lifecycle.onShutdown(() => egress.close())
     listener = assembled.listener
     phase = 'ready'
     gatewayReady()

@@ -2,12 +2,14 @@
  * `POST /api/v1/apply/plan` and `POST /api/v1/apply` (scope agents:write). Thin: read and
  * validate the body (400 INVALID_REQUEST with field paths, docs/SECURITY.md S15), call the service.
  */
+import type {DesiredState} from '../../contract/apply.js'
 import {encryptSecret, keyedHash} from '../crypto/index.js'
+import {agentUrlProblems, type EgressPolicy} from '../egress/index.js'
 import {requireScope} from '../http/auth.js'
 import {HttpError} from '../http/errors.js'
 import type {RouteModule, Services} from '../http/types.js'
 import {readJson} from '../http/validate.js'
-import {type Issue, parseApplyRequest, parsePlanRequest} from './schema.js'
+import {type Issue, formatPath, parseApplyRequest, parsePlanRequest} from './schema.js'
 import {ApplyService, type SecretCodec} from './service.js'
 
 /** 400 INVALID_REQUEST whose body also lists `{path, message}` per problem. */
@@ -32,6 +34,15 @@ export function secretCodec(installKey: Buffer): SecretCodec {
   }
 }
 
+/** 400 naming each agent URL a team gateway refuses (docs/SECURITY.md, "Egress"). */
+function assertDestinations(egress: EgressPolicy, desired: DesiredState): void {
+  const issues: Issue[] = []
+  desired.agents.forEach((agent, i) => {
+    for (const p of agentUrlProblems(egress, agent)) issues.push({path: formatPath(['agents', i, ...p.path]), message: p.message})
+  })
+  if (issues.length > 0) throw new InvalidRequestError(issues)
+}
+
 export function createApplyRoutes(makeService: (services: Services) => ApplyService): RouteModule {
   return {
     name: 'apply',
@@ -41,6 +52,7 @@ export function createApplyRoutes(makeService: (services: Services) => ApplyServ
       app.post('/api/v1/apply/plan', requireScope('agents:write'), async (c) => {
         const parsed = parsePlanRequest(await readJson(c))
         if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+        assertDestinations(services.egress, parsed.value.desired)
         const plan = await service.plan(c.get('auth').org.id, parsed.value.desired, {prune: parsed.value.prune})
         return c.json(plan)
       })
@@ -48,6 +60,7 @@ export function createApplyRoutes(makeService: (services: Services) => ApplyServ
       app.post('/api/v1/apply', requireScope('agents:write'), async (c) => {
         const parsed = parseApplyRequest(await readJson(c))
         if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+        if ('desired' in parsed.value) assertDestinations(services.egress, parsed.value.desired)
         const result = await service.apply(c.get('auth').org.id, parsed.value)
         return c.json(result)
       })

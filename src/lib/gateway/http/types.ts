@@ -20,6 +20,7 @@ import type {Hono} from 'hono'
 import type {Logger} from '../../core/log.js'
 import type {AgentService} from '../agents/service.js'
 import type {AuthContext} from '../auth/authenticate.js'
+import type {EgressPolicy} from '../egress/index.js'
 import type {TokenService} from '../auth/token-service.js'
 import type {OrgService} from '../orgs/service.js'
 import type {Readiness} from '../readiness.js'
@@ -58,6 +59,13 @@ export interface Services {
   lifecycle: Lifecycle
   /** The system providers computed at boot (every org's default agent carries them). */
   systemProviders: ProviderSpec[]
+  /**
+   * A team gateway (PostgreSQL, or bound to a non-loopback address): tenant-set destinations
+   * are guarded (`egress`), see docs/SECURITY.md.
+   */
+  team: boolean
+  /** The guard every request to a tenant-set URL goes through (unguarded on a local gateway). */
+  egress: EgressPolicy
   tokens: TokenService
   orgs: OrgService
   agents: AgentService

@@ -22,6 +22,7 @@ import type {Logger} from '../http/types.js'
 import {oauthRepo, type GrantKey, type GrantOwner, type GrantRow} from '../store/repos/oauth.js'
 import type {AgentRow, McpOAuthSpec, Store} from '../store/types.js'
 import {pkceChallenge, randomSecret, sha256Hex} from './codes.js'
+import type {EgressPolicy} from '../egress/index.js'
 import {ProviderTokenError, exchangeCode, refreshTokens, type ClientCredentials} from './provider-client.js'
 
 export const STATE_TTL_SECONDS = 600
@@ -74,6 +75,8 @@ export interface GrantServiceOptions {
   installKey: Buffer
   log?: Logger
   now?: () => Date
+  /** The guard of the token endpoint (an agent's `tokenUrl` is a tenant's choice); default unguarded. */
+  egress?: EgressPolicy
 }
 
 /** Additional authenticated data of a grant's ciphertexts: a ciphertext only decrypts in its own row. */
@@ -130,6 +133,7 @@ export class GrantService {
   readonly #key: Buffer
   readonly #log: Logger
   readonly #now: () => Date
+  readonly #egress: EgressPolicy | undefined
   readonly #inflight = new Map<string, Promise<GrantRow>>()
 
   constructor(opts: GrantServiceOptions) {
@@ -137,6 +141,7 @@ export class GrantService {
     this.#key = opts.installKey
     this.#log = opts.log ?? (() => {})
     this.#now = opts.now ?? (() => new Date())
+    this.#egress = opts.egress
   }
 
   // ---------- connect (authorization code + PKCE) ----------
@@ -203,7 +208,7 @@ export class GrantService {
     }
     let tokens
     try {
-      tokens = await exchangeCode(oauth.tokenUrl, {code, redirectUri: row.redirectUri, codeVerifier: verifier}, await this.#client(row.orgId, oauth), now)
+      tokens = await exchangeCode(oauth.tokenUrl, {code, redirectUri: row.redirectUri, codeVerifier: verifier}, await this.#client(row.orgId, oauth), now, this.#egress)
     } catch (err) {
       if (err instanceof ProviderTokenError) throw new CallbackError(502, `Could not finish the connection: ${err.message}.`)
       throw err
@@ -309,7 +314,7 @@ export class GrantService {
       const refreshToken = decryptSecret(this.#key, row.refreshToken, grantAad(key, 'refresh'))
       let tokens
       try {
-        tokens = await refreshTokens(oauth.tokenUrl, refreshToken, await this.#client(row.orgId, oauth), now)
+        tokens = await refreshTokens(oauth.tokenUrl, refreshToken, await this.#client(row.orgId, oauth), now, this.#egress)
       } catch (err) {
         if (!(err instanceof ProviderTokenError)) throw err
         if (err.refused) {

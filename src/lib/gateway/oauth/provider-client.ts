@@ -2,8 +2,12 @@
  * Calls to an OAuth provider's token endpoint (authorization-code exchange and refresh), over
  * undici. The token URL always comes from the agent's stored config (docs/SECURITY.md S10): callers pass it
  * from there, never from a request. Redirects are not followed (undici's request never follows
- * them); answers are size-capped.
+ * them); answers are size-capped. On a team gateway the token URL goes through the egress
+ * guard (../egress): a refused destination is never contacted, so the client secret never
+ * leaves for it.
  */
+import {EgressRefusedError, egressRefusal, type EgressPolicy} from '../egress/index.js'
+
 
 export const TOKEN_REQUEST_TIMEOUT_MS = 15_000
 const MAX_RESPONSE_BYTES = 256 * 1024
@@ -42,7 +46,13 @@ function safeCode(value: unknown): string | undefined {
 }
 
 /** POST a form to the token endpoint and read the tokens. Never puts a secret in an error. */
-export async function tokenRequest(tokenUrl: string, params: Record<string, string>, client: ClientCredentials, now: Date = new Date()): Promise<ProviderTokens> {
+export async function tokenRequest(
+  tokenUrl: string,
+  params: Record<string, string>,
+  client: ClientCredentials,
+  now: Date = new Date(),
+  egress?: EgressPolicy,
+): Promise<ProviderTokens> {
   const form = new URLSearchParams(params)
   if (client.clientId) form.set('client_id', client.clientId)
   if (client.clientSecret) form.set('client_secret', client.clientSecret)
@@ -51,8 +61,10 @@ export async function tokenRequest(tokenUrl: string, params: Record<string, stri
   let status: number
   let text: string
   try {
-    const {request} = await import('undici')
-    const res = await request(tokenUrl, {
+    const undici = await import('undici')
+    if (egress?.guarded) egress.assertUrl(tokenUrl)
+    const res = await undici.request(tokenUrl, {
+      ...(egress?.guarded ? {dispatcher: egress.dispatcher(undici)} : {}),
       method: 'POST',
       headers: {'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'lobu-gateway'},
       body: form.toString(),
@@ -64,6 +76,8 @@ export async function tokenRequest(tokenUrl: string, params: Record<string, stri
     text = buffer.toString('utf8')
   } catch (err) {
     if (err instanceof ProviderTokenError) throw err
+    const refused: EgressRefusedError | undefined = egressRefusal(err)
+    if (refused) throw new ProviderTokenError(`cannot use the token endpoint: ${refused.message}`, true)
     const reason = (err as {code?: string; name?: string} | null)?.code ?? (err as {name?: string} | null)?.name ?? 'error'
     throw new ProviderTokenError(`cannot reach the token endpoint of ${host} (${reason})`, false)
   }
@@ -101,11 +115,12 @@ export function exchangeCode(
   input: {code: string; redirectUri: string; codeVerifier: string},
   client: ClientCredentials,
   now?: Date,
+  egress?: EgressPolicy,
 ): Promise<ProviderTokens> {
-  return tokenRequest(tokenUrl, {grant_type: 'authorization_code', code: input.code, redirect_uri: input.redirectUri, code_verifier: input.codeVerifier}, client, now)
+  return tokenRequest(tokenUrl, {grant_type: 'authorization_code', code: input.code, redirect_uri: input.redirectUri, code_verifier: input.codeVerifier}, client, now, egress)
 }
 
 /** Use a refresh token. */
-export function refreshTokens(tokenUrl: string, refreshToken: string, client: ClientCredentials, now?: Date): Promise<ProviderTokens> {
-  return tokenRequest(tokenUrl, {grant_type: 'refresh_token', refresh_token: refreshToken}, client, now)
+export function refreshTokens(tokenUrl: string, refreshToken: string, client: ClientCredentials, now?: Date, egress?: EgressPolicy): Promise<ProviderTokens> {
+  return tokenRequest(tokenUrl, {grant_type: 'refresh_token', refresh_token: refreshToken}, client, now, egress)
 }

@@ -95,7 +95,7 @@ export function createOAuthRoutes(options: OAuthRoutesOptions = {}): RouteModule
         ttlSeconds: options.deviceTtlSeconds,
         now: options.now,
       })
-      const grants = new GrantService({store: services.store, installKey: services.installKey, log: services.log, now: options.now})
+      const grants = new GrantService({store: services.store, installKey: services.installKey, log: services.log, now: options.now, egress: services.egress})
       options.onServices?.({device, grants})
       startRefreshJob(services, grants, options)
 

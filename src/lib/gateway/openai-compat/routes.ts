@@ -150,6 +150,7 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
               env: services.env,
               installKey: services.installKey,
               systemProviders: services.systemProviders,
+              egress: services.egress,
               url: services.url,
               timeoutMs,
             },

@@ -53,9 +53,19 @@ export function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * `: <the provider's message>` for an error, or nothing when the destination is guarded (a
+ * tenant-set URL on a team gateway): its answer is never repeated to the caller, so a URL
+ * pointed at an internal service cannot read it back.
+ */
+export function farSideDetail(target: ProviderTarget, providerMessage: string | undefined): string {
+  if (!providerMessage || target.egress) return ''
+  return `: ${oneLine(redact(providerMessage, target.apiKey))}`
+}
+
 /** The error for an HTTP error status (or a non-stream 200) from the provider. */
 export function statusError(target: ProviderTarget, status: number, providerMessage: string | undefined, auth = false): ProviderError {
-  const detail = providerMessage ? `: ${oneLine(redact(providerMessage, target.apiKey))}` : ''
+  const detail = farSideDetail(target, providerMessage)
   if (auth || status === 401 || status === 403) {
     return new ProviderError('PROVIDER_AUTH', `${target.id} rejected the credentials (HTTP ${status})${detail}`, {
       status,
@@ -63,7 +73,8 @@ export function statusError(target: ProviderTarget, status: number, providerMess
       provider: target.id,
     })
   }
-  return new ProviderError('PROVIDER_ERROR', `${target.id} returned HTTP ${status}${detail}`, {
+  const from = target.egress ? ` from ${hostOf(target.baseUrl)}` : ''
+  return new ProviderError('PROVIDER_ERROR', `${target.id} returned HTTP ${status}${from}${detail}`, {
     status,
     retryable: isRetryableStatus(status),
     provider: target.id,
@@ -72,13 +83,18 @@ export function statusError(target: ProviderTarget, status: number, providerMess
 
 /** An error the provider reported inside a 200 stream (Anthropic `error` event, OpenAI/Gemini `{"error": …}` chunk). */
 export function streamError(target: ProviderTarget, status: number | undefined, providerMessage: string | undefined): ProviderError {
-  const detail = providerMessage ? `: ${oneLine(redact(providerMessage, target.apiKey))}` : ''
+  const detail = farSideDetail(target, providerMessage)
   const statusText = status === undefined ? '' : ` (${status})`
   return new ProviderError('PROVIDER_ERROR', `${target.id} reported an error mid-stream${statusText}${detail}`, {
     status,
     retryable: isRetryableStatus(status),
     provider: target.id,
   })
+}
+
+/** The host of a URL (for messages), or the text itself. */
+export function hostOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).host : url
 }
 
 export function unexpectedEnd(target: ProviderTarget, reason?: string): ProviderError {

@@ -20,7 +20,8 @@ import type {request} from 'undici'
 import {baseUrlEnvName, catalogEntry, resolveBaseUrl, type Dialect} from '../../contract/providers.js'
 import type {ProviderSpec} from '../store/types.js'
 import {anthropicDialect} from './anthropic.js'
-import {badChunk, oneLine, redact, statusError, unexpectedEnd} from './errors.js'
+import {egressRefusal} from '../egress/index.js'
+import {badChunk, farSideDetail, oneLine, redact, statusError, unexpectedEnd} from './errors.js'
 import {geminiDialect} from './gemini.js'
 import {MAX_RETRY_WAIT_MS, Watchdog, backoffMs, loadUndici, parseRetryAfter, providerAgent, sleep} from './http.js'
 import {openaiDialect} from './openai.js'
@@ -131,12 +132,14 @@ async function* attemptOnce(
     let res: Awaited<ReturnType<typeof request>>
     try {
       const undici = await loadUndici()
+      // A tenant-set URL on a team gateway: checked as written, then every address at connect time.
+      target.egress?.assertUrl(spec.url)
       res = await undici.request(spec.url, {
         method: 'POST',
         headers: spec.headers,
         body: spec.body,
         signal: watch.signal,
-        dispatcher: providerAgent(undici),
+        dispatcher: target.egress ? target.egress.dispatcher(undici) : providerAgent(undici),
       })
     } catch (err) {
       const error = translate(err, input, watch, 'connect')
@@ -152,7 +155,7 @@ async function* attemptOnce(
       finished = true
       const info = adapter.parseError(res.statusCode, text)
       if (res.statusCode < 300) {
-        const detail = info.message ? `: ${oneLine(redact(info.message, target.apiKey))}` : ''
+        const detail = farSideDetail(target, info.message)
         throw new ProviderError('PROVIDER_ERROR', `${target.id} answered with JSON instead of an event stream${detail}`, {
           status: res.statusCode,
           retryable: false,
@@ -289,6 +292,8 @@ function translate(err: unknown, input: TurnInput, watch: Watchdog, phase: 'conn
     })
   }
   if (err instanceof ProviderError) return err
+  const refused = egressRefusal(err)
+  if (refused) return new ProviderError('PROVIDER_ERROR', `${target.id}: ${refused.message}`, {retryable: false, provider: target.id})
   const reason = describeNetworkError(err)
   if (phase === 'stream') return unexpectedEnd(target, reason)
   let origin = target.baseUrl

@@ -5,6 +5,7 @@
  */
 import type {EventSourceMessage} from 'eventsource-parser'
 import type {Dialect} from '../../contract/providers.js'
+import type {EgressPolicy} from '../egress/index.js'
 
 export type {Dialect} from '../../contract/providers.js'
 
@@ -45,6 +46,12 @@ export interface ProviderTarget {
   /** Sent to the provider unchanged (`anthropic/claude-sonnet-4` stays as it is). */
   model: string
   apiKey?: string
+  /**
+   * Set when the base URL is a tenant's choice on a team gateway: the request goes through this
+   * guard (every resolved address checked at connect time), and errors name the host without
+   * repeating anything the far side sent (docs/SECURITY.md, "Egress").
+   */
+  egress?: EgressPolicy
 }
 
 /** A tool offered to the model (JSON Schema parameters), e.g. from an MCP server. */

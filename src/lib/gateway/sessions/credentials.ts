@@ -12,6 +12,7 @@
  */
 import {CATALOG, catalogEntry} from '../../contract/providers.js'
 import {decryptSecret} from '../crypto/index.js'
+import type {EgressPolicy} from '../egress/index.js'
 import {findUserProviderKey} from '../oauth/grants.js'
 import {ProviderError, resolveTarget, type ProviderTarget} from '../providers/index.js'
 import type {AgentRow, ProviderSpec, StoreTx} from '../store/types.js'
@@ -68,6 +69,11 @@ export interface CredentialContext {
   grants?: GrantFinder
   /** Secrets and grant targets read beforehand (only used with the default grant lookup). */
   prefetched?: PrefetchedCredentials
+  /**
+   * The egress guard: a provider whose `baseUrl` the agent's configuration sets (a tenant's
+   * choice) is called through it; the catalog's URLs and the operator's `<ID>_BASE_URL` are not.
+   */
+  egress?: EgressPolicy
   now?: Date
 }
 
@@ -147,10 +153,11 @@ async function keyOf(ctx: CredentialContext, orgId: string, spec: ProviderSpec):
   return {skip: `provider "${spec.id}": it has no key (add key = "$${catalogEntry(spec.id)?.keyEnv[0] ?? 'API_KEY'}" in lobu.toml)`}
 }
 
-function target(spec: ProviderSpec, env: NodeJS.ProcessEnv, apiKey: string): ProviderTarget | {skip: string} {
+function target(spec: ProviderSpec, env: NodeJS.ProcessEnv, apiKey: string, egress: EgressPolicy | undefined): ProviderTarget | {skip: string} {
   try {
     const t = resolveTarget({...spec, key: {kind: 'none'}}, env, apiKey || undefined)
     if (!apiKey) delete t.apiKey
+    if (spec.baseUrl && egress?.guarded) t.egress = egress
     return t
   } catch (err) {
     return {skip: err instanceof ProviderError ? err.message : `provider "${spec.id}": ${String(err)}`}
@@ -170,7 +177,7 @@ export async function resolveCredentials(ctx: CredentialContext, agent: AgentRow
     if (skipGrant(spec.id)) continue
     const grant = await grants({store: ctx.store, installKey: ctx.installKey, orgId: agent.orgId, userId, agentId: agent.agentId, providerId: spec.id})
     if (!grant || !grantUsable(grant, now)) continue
-    const t = target(spec, ctx.env, grant.apiKey)
+    const t = target(spec, ctx.env, grant.apiKey, ctx.egress)
     if ('skip' in t) continue
     return {ok: true, provider: {source: 'grant', spec, target: t}}
   }
@@ -182,7 +189,7 @@ export async function resolveCredentials(ctx: CredentialContext, agent: AgentRow
       skipped.push(key.skip)
       continue
     }
-    const t = target(spec, ctx.env, key.key)
+    const t = target(spec, ctx.env, key.key, ctx.egress)
     if ('skip' in t) {
       skipped.push(t.skip)
       continue
@@ -196,7 +203,7 @@ export async function resolveCredentials(ctx: CredentialContext, agent: AgentRow
     if (tried.has(`${spec.id}\u0000${spec.model}\u0000${JSON.stringify(spec.key)}`)) continue
     const key = await keyOf(ctx, agent.orgId, spec)
     if ('skip' in key) continue
-    const t = target(spec, ctx.env, key.key)
+    const t = target(spec, ctx.env, key.key, ctx.egress)
     if ('skip' in t) continue
     return {ok: true, provider: {source: 'system', spec, target: t}}
   }

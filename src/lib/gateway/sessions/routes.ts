@@ -58,6 +58,7 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
         env: services.env,
         installKey: services.installKey,
         systemProviders: services.systemProviders,
+        egress: services.egress,
         url: services.url,
         log: services.log,
         ...options,

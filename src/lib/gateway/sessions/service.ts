@@ -4,6 +4,7 @@
  * token's user (docs/SECURITY.md S16).
  */
 import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
+import type {EgressPolicy} from '../egress/index.js'
 import {agentNotAccessible} from '../agents/service.js'
 import {HttpError, conflict, forbidden} from '../http/errors.js'
 import type {Logger} from '../http/types.js'
@@ -24,6 +25,8 @@ export interface SessionServiceOptions {
   env: NodeJS.ProcessEnv
   installKey: Buffer
   systemProviders: readonly ProviderSpec[]
+  /** The egress guard for tenant-set provider URLs (default: unguarded). */
+  egress?: EgressPolicy
   /** The gateway's base URL (settingsUrl of NO_MODEL_CONFIGURED). */
   url: string
   log: Logger
@@ -133,6 +136,7 @@ export class SessionService {
       url: opts.url,
       timeoutMs: opts.timeoutMs ?? turnTimeoutMs(opts.env),
       grants: opts.grants,
+      egress: opts.egress,
     }
     this.deliverBeforeStored = opts.deliverBeforeStored ?? opts.store.kind === 'pglite'
     // Commits nobody waits for (their `done` is out) wait for the ones of the turns ending next.

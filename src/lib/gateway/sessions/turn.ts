@@ -3,6 +3,7 @@
  * OpenAI-compatible endpoint): choose the provider and key, build the prompt, stream the
  * provider's answer into a sink, and report exactly one outcome.
  */
+import type {EgressPolicy} from '../egress/index.js'
 import {historyBudget, trimHistory} from '../providers/history.js'
 import {DEFAULT_TIMEOUT_MS, ProviderError, streamTurnBatches, type ChatMessage, type Usage} from '../providers/index.js'
 import type {AgentRow, ProviderSpec, StoreTx} from '../store/types.js'
@@ -27,6 +28,8 @@ export interface TurnEnvironment {
   /** Idle timeout of the provider call; default $LOBU_PROVIDER_TIMEOUT_MS, else 120 s. */
   timeoutMs?: number
   grants?: GrantFinder
+  /** The egress guard for tenant-set provider URLs (default: unguarded). */
+  egress?: EgressPolicy
 }
 
 export interface TurnRequest {
@@ -93,7 +96,7 @@ export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink:
   if (signal.aborted) return {kind: 'error', text: '', error: abortInfo(signal)}
 
   const chosen = await resolveCredentials(
-    {store: env.store, env: env.env, installKey: env.installKey, systemProviders: env.systemProviders, grants: env.grants, prefetched: req.prefetched},
+    {store: env.store, env: env.env, installKey: env.installKey, systemProviders: env.systemProviders, grants: env.grants, prefetched: req.prefetched, egress: env.egress},
     agent,
     req.userId,
   )

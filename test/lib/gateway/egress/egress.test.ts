@@ -213,3 +213,25 @@ describe('an unguarded policy (local gateway)', () => {
     }
   })
 })
+
+describe('OAuth token requests through the guard', () => {
+  it('never posts the client secret to a refused token URL, and says which host', async () => {
+    const {tokenRequest, ProviderTokenError} = await import('../../../../src/lib/gateway/oauth/provider-client.js')
+    const target = await listener()
+    const policy = new EgressPolicy({guarded: true})
+    try {
+      for (const url of [`http://127.1:${target.port}/token`, `http://localhost:${target.port}/token`]) {
+        const err = await tokenRequest(url, {grant_type: 'refresh_token', refresh_token: 'r'}, {clientId: 'c', clientSecret: 'org-client-secret'}, new Date(), policy).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(err).toBeInstanceOf(ProviderTokenError)
+        expect((err as Error).message).toMatch(/does not connect to (127\.0\.0\.1|localhost)/)
+      }
+      expect(target.hits).toEqual([])
+    } finally {
+      await policy.close()
+      await target.close()
+    }
+  })
+})

@@ -1,5 +1,7 @@
 import {agentIdSchema, agentPutSchema} from '../../agents/schema.js'
+import {agentUrlProblems} from '../../egress/index.js'
 import {requireScope} from '../auth.js'
+import {badRequest} from '../errors.js'
 import type {RouteModule} from '../types.js'
 import {jsonBody, param} from '../validate.js'
 
@@ -17,6 +19,11 @@ export const agentRoutes: RouteModule = {
     app.put('/api/v1/agents/:id', requireScope('agents:write'), async (c) => {
       const id = param(c, 'id', agentIdSchema)
       const body = await jsonBody(c, agentPutSchema)
+      // A team gateway refuses a URL written as an internal address at once (docs/SECURITY.md, "Egress").
+      const refused = agentUrlProblems(services.egress, body)
+      if (refused.length > 0) {
+        throw badRequest('INVALID_REQUEST', `invalid request: ${refused.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`, 'the gateway operator can allow a destination with LOBU_EGRESS_ALLOW')
+      }
       const {created, agent} = await services.agents.put(c.get('auth').org.id, id, body)
       return c.json(agent, created ? 201 : 200)
     })
