@@ -9,7 +9,8 @@
  */
 import {isScope, type Scope} from '../../contract/scopes.js'
 import type {MemberRole, OrgRow, StoreTx, TokenRow, TokenWithOwner, UserRow} from '../store/types.js'
-import {forbidden, unauthenticated} from '../http/errors.js'
+import {HttpError, forbidden, unauthenticated} from '../http/errors.js'
+import {effectiveScopes, roleAllows, roleNeededFor} from './roles.js'
 import {hashToken, isTokenFormat, sameHash} from './tokens.js'
 
 /** Who is calling: the token's user in the token's org. Every tenant query uses these ids. */
@@ -19,6 +20,7 @@ export interface AuthContext {
   user: Omit<UserRow, 'passwordHash'>
   org: OrgRow
   role: MemberRole
+  /** Effective scopes: the token's scopes that the user's role allows (see roles.ts). */
   scopes: ReadonlySet<Scope>
 }
 
@@ -30,9 +32,9 @@ export const TOUCH_INTERVAL_MS = 60_000
  * staleness bound across gateway instances sharing one PostgreSQL: a token revoked (or a
  * membership changed) through ANOTHER instance keeps working here for at most this long. On the
  * instance that revoked it, it stops at once (AuthCache.forgetToken); expiry is checked on
- * every request.
+ * every request. One second, so that a demotion bites on every instance within 1 s (roles.ts).
  */
-export const AUTH_CACHE_TTL_MS = 5_000
+export const AUTH_CACHE_TTL_MS = 1_000
 
 const MAX_ENTRIES = 10_000
 
@@ -146,7 +148,7 @@ export class AuthCache {
       user: found.user,
       org: found.org,
       role: found.role,
-      scopes: new Set(found.token.scopes.filter(isScope)),
+      scopes: effectiveScopes(found.token.scopes.filter(isScope), found.role, found.user.isAdmin),
     }
     const entry: Entry = {auth, loadedAt: at, storedUse: found.token.lastUsedAt?.getTime() ?? 0}
     const usable = !found.token.revokedAt && !(found.token.expiresAt && found.token.expiresAt.getTime() <= at)
@@ -204,9 +206,20 @@ export function hasScope(auth: AuthContext, scope: Scope): boolean {
   return auth.scopes.has(scope)
 }
 
-/** Throw 403 FORBIDDEN naming the scope when the token lacks it. */
+/**
+ * Throw 403 when the caller may not use `scope`: FORBIDDEN_ROLE naming the role needed when the
+ * user's role does not allow it (however the token was minted), else FORBIDDEN naming the scope.
+ */
 export function assertScope(auth: AuthContext, scope: Scope): void {
-  if (!auth.scopes.has(scope)) {
-    throw forbidden(`this token lacks the \`${scope}\` scope`, `create a token that has it: lobu token create --scope ${scope}`)
+  if (auth.scopes.has(scope)) return
+  if (!roleAllows(auth.role, auth.user.isAdmin, scope)) {
+    const needed = roleNeededFor(scope)
+    throw new HttpError(
+      403,
+      'FORBIDDEN_ROLE',
+      `this needs the ${needed} role${needed === 'owner' ? ` in organization "${auth.org.slug}"` : ''} (\`${scope}\`); you are ${auth.role === 'owner' ? 'an owner' : 'a member'}`,
+      needed === 'owner' ? 'ask an owner of the organization (lobu org members set-role)' : 'ask the gateway admin',
+    )
   }
+  throw forbidden(`this token lacks the \`${scope}\` scope`, `create a token that has it: lobu token create --scope ${scope}`)
 }

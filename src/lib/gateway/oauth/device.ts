@@ -10,6 +10,7 @@ import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scope
 import {hasScope, type AuthContext} from '../auth/authenticate.js'
 import {verifyPassword, hashPassword} from '../auth/password.js'
 import {DEFAULT_EXPIRES_IN, parseExpiresIn} from '../auth/expiry.js'
+import {roleAllows} from '../auth/roles.js'
 import {mintToken} from '../auth/token-service.js'
 import {badRequest, forbidden} from '../http/errors.js'
 import {oauthRepo, type DeviceCodeRow} from '../store/repos/oauth.js'
@@ -176,7 +177,10 @@ export class DeviceService {
     if (!consumed || !consumed.orgId || !consumed.userId) return new OAuthProtocolError('invalid_grant', 'unknown or already used device code')
     const membership = await tx.memberships.get(consumed.orgId, consumed.userId)
     if (!membership) return new OAuthProtocolError('access_denied', 'the approving user is no longer a member of the organization')
-    const scopes = normalizeScopes(consumed.scopes.filter(isScope))
+    const user = await tx.users.getById(consumed.userId)
+    // Only what the user's role allows: a member's device login never carries write scopes.
+    const scopes = normalizeScopes(consumed.scopes.filter(isScope).filter((s) => roleAllows(membership.role, user?.isAdmin === true, s)))
+    if (scopes.length === 0) return new OAuthProtocolError('invalid_scope', 'none of the requested scopes is allowed for your role in this organization')
     const seconds = parseExpiresIn(this.#tokenExpiresIn)
     const expiresAt = seconds === null ? null : new Date(now.getTime() + seconds * 1000)
     const {token} = await mintToken(tx, {orgId: consumed.orgId, userId: consumed.userId, name: `${consumed.clientId} (device login)`, scopes, expiresAt})
@@ -206,7 +210,9 @@ export class DeviceService {
   async approveWithToken(auth: AuthContext, userCodeInput: string | undefined): Promise<{approved: true; clientId: string; scopes: string[]; org: string}> {
     const found = await this.#pending(userCodeInput)
     if (!found) throw badRequest('INVALID_USER_CODE', 'this code is unknown, expired or already used', 'start again with `lobu oauth login` and approve the new code')
-    const missing = found.row.scopes.filter((s) => !isScope(s) || !hasScope(auth, s))
+    // Org scopes the approver's role does not allow are left out of the token (see #issue); `admin`
+    // and scopes the role allows but this token lacks are refused (S19).
+    const missing = found.row.scopes.filter((s) => !isScope(s) || ((s === 'admin' || roleAllows(auth.role, auth.user.isAdmin, s)) && !hasScope(auth, s)))
     if (missing.length > 0) throw forbidden(`cannot approve scope${missing.length > 1 ? 's' : ''} ${missing.map((s) => `\`${s}\``).join(', ')}: this token does not hold ${missing.length > 1 ? 'them' : 'it'}`)
     const ok = await oauthRepo(this.#store.sql).approveDeviceCode(found.row.id, auth.org.id, auth.user.id, this.#now())
     if (!ok) throw badRequest('INVALID_USER_CODE', 'this code is unknown, expired or already used', 'start again with `lobu oauth login` and approve the new code')

@@ -7,9 +7,10 @@ import {OWNER_SCOPES} from '../../contract/scopes.js'
 import {ensureDefaultAgent} from '../agents/system-providers.js'
 import {hashPassword} from '../auth/password.js'
 import {mintToken, toCreatedToken, type CreatedToken} from '../auth/token-service.js'
+import {authCacheOf} from '../auth/authenticate.js'
 import {conflict, notFound} from '../http/errors.js'
 import {isUniqueViolation} from '../store/driver.js'
-import type {MemberRole, OrgRow, ProviderSpec, Store, StoreTx, UserRow} from '../store/types.js'
+import type {MemberRole, MemberWithUser, OrgRow, ProviderSpec, Store, StoreTx, UserRow} from '../store/types.js'
 
 export type {OrgView, UserView}
 
@@ -17,6 +18,24 @@ export interface PersonInput {
   email: string
   name: string
   password?: string
+}
+
+export interface MemberView {
+  userId: string
+  email: string | null
+  name: string
+  role: MemberRole
+  since: string
+}
+
+const toMemberView = (m: MemberWithUser): MemberView => ({userId: m.userId, email: m.email, name: m.name, role: m.role, since: m.createdAt.toISOString()})
+
+function noSuchMember(ref: string) {
+  return notFound(`no member "${ref}" in this organization`, 'list the members with `lobu org members list`')
+}
+
+function lastOwner() {
+  return conflict('LAST_OWNER', 'an organization keeps at least one owner', 'make another member an owner first (lobu org members set-role EMAIL owner)')
 }
 
 export const toOrgView = (org: OrgRow): OrgView => ({id: org.id, slug: org.slug, name: org.name, createdAt: org.createdAt.toISOString()})
@@ -73,14 +92,66 @@ export class OrgService {
     return (await this.store.orgs.list()).map(toOrgView).sort((a, b) => a.slug.localeCompare(b.slug))
   }
 
-  async addMember(slug: string, input: PersonInput & {role: MemberRole}): Promise<{created: boolean; org: OrgView; user: UserView; role: MemberRole}> {
-    return this.store.transaction(async (tx) => {
-      const org = await tx.orgs.getBySlug(slug)
-      if (!org) throw notFound(`organization "${slug}" not found`, 'list organizations with GET /api/v1/admin/orgs')
+  /** The org with this slug, or 404. */
+  async bySlug(slug: string): Promise<OrgRow> {
+    const org = await this.store.orgs.getBySlug(slug)
+    if (!org) throw notFound(`organization "${slug}" not found`, 'list organizations with GET /api/v1/admin/orgs')
+    return org
+  }
+
+  /**
+   * Add a member (or change the role of an existing one). A demotion of the last owner is a 409.
+   * Cached authentications are dropped at once: the new role applies to the next request.
+   */
+  async addMember(orgRef: {slug: string} | {id: string}, input: PersonInput & {role: MemberRole}): Promise<{created: boolean; org: OrgView; user: UserView; role: MemberRole}> {
+    const result = await this.store.transaction(async (tx) => {
+      const org = 'slug' in orgRef ? await tx.orgs.getBySlug(orgRef.slug) : await tx.orgs.getById(orgRef.id)
+      if (!org) throw notFound(`organization "${'slug' in orgRef ? orgRef.slug : orgRef.id}" not found`, 'list organizations with GET /api/v1/admin/orgs')
       const {user} = await findOrCreateUser(tx, input)
+      const owners = await tx.memberships.lockOwners(org.id)
       const before = await tx.memberships.get(org.id, user.id)
+      if (before?.role === 'owner' && input.role !== 'owner' && owners <= 1) throw lastOwner()
       const membership = await tx.memberships.upsert({orgId: org.id, userId: user.id, role: input.role})
       return {created: !before, org: toOrgView(org), user: toUserView(user), role: membership.role}
     })
+    authCacheOf(this.store).forgetAll()
+    return result
+  }
+
+  async listMembers(orgId: string): Promise<MemberView[]> {
+    return (await this.store.memberships.listMembers(orgId)).map(toMemberView)
+  }
+
+  /** Change a member's role (`ref`: user id or email). The last owner cannot be demoted (409). */
+  async setRole(orgId: string, ref: string, role: MemberRole): Promise<MemberView> {
+    const view = await this.store.transaction(async (tx) => {
+      const owners = await tx.memberships.lockOwners(orgId)
+      const member = await this.#member(tx, orgId, ref)
+      if (member.role === 'owner' && role !== 'owner' && owners <= 1) throw lastOwner()
+      const row = await tx.memberships.upsert({orgId, userId: member.userId, role})
+      return toMemberView({...member, role: row.role})
+    })
+    authCacheOf(this.store).forgetAll()
+    return view
+  }
+
+  /** Remove a member: its tokens in this org stop working at once. The last owner stays (409). */
+  async removeMember(orgId: string, ref: string): Promise<{userId: string; removed: true}> {
+    const userId = await this.store.transaction(async (tx) => {
+      const owners = await tx.memberships.lockOwners(orgId)
+      const member = await this.#member(tx, orgId, ref)
+      if (member.role === 'owner' && owners <= 1) throw lastOwner()
+      await tx.memberships.remove(orgId, member.userId)
+      return member.userId
+    })
+    authCacheOf(this.store).forgetAll()
+    return {userId, removed: true}
+  }
+
+  async #member(tx: StoreTx, orgId: string, ref: string): Promise<MemberWithUser> {
+    const wanted = ref.trim().toLowerCase()
+    const found = (await tx.memberships.listMembers(orgId)).find((m) => m.userId === ref || (m.email !== null && m.email.toLowerCase() === wanted))
+    if (!found) throw noSuchMember(ref)
+    return found
   }
 }

@@ -100,6 +100,20 @@ export interface MembershipRepo {
   get(orgId: string, userId: string): Promise<MembershipRow | undefined>
   listForUser(userId: string): Promise<MembershipRow[]>
   listForOrg(orgId: string): Promise<MembershipRow[]>
+  /** The org's members with their user's email and name, oldest first. */
+  listMembers(orgId: string): Promise<MemberWithUser[]>
+  /** Remove a membership; false when there was none. */
+  remove(orgId: string, userId: string): Promise<boolean>
+  /**
+   * Lock the org's memberships until the transaction ends (SELECT … FOR UPDATE), so that two
+   * concurrent demotions cannot both see another owner left. Returns the owners' count.
+   */
+  lockOwners(orgId: string): Promise<number>
+}
+
+export interface MemberWithUser extends MembershipRow {
+  email: string | null
+  name: string
 }
 
 export interface TokenRepo {

@@ -337,8 +337,8 @@ describe.each(driverNames())('account connections (%s)', (driver) => {
       const other = await gw.passwordOrg('other')
       const otherToken = (await gw.mint(['connections:token'], other.token)).token
       expect((await api('/oauth/connection-token', {token: otherToken, body: {org: 'acme', connector: 'docs'}})).status).toBe(403)
-      // Another member of acme, without a connection of their own.
-      await gw.member('acme', 'mallory@acme.example')
+      // Another owner of acme (a member's token never carries connections:token), without a connection of their own.
+      await gw.member('acme', 'mallory@acme.example', 'owner')
       const mallory = await pageToken(gw, 'mallory@acme.example', 'connections:token oauth', 'acme')
       const theirs = await api('/oauth/connection-token', {token: mallory, body: {org: 'acme', connector: 'docs'}})
       expect(theirs.status).toBe(404)

@@ -23,7 +23,7 @@ export interface OAuthTestGateway extends TestGateway {
   /** An org whose owner has a password; returns the owner's email and all-but-admin token. */
   passwordOrg(slug: string): Promise<{slug: string; orgId: string; email: string; userId: string; token: string}>
   /** Add a member with a password to an org (admin API). */
-  member(slug: string, email: string): Promise<{userId: string}>
+  member(slug: string, email: string, role?: 'owner' | 'member'): Promise<{userId: string}>
 }
 
 export async function startOAuthGateway(driver: string, options: OAuthRoutesOptions = {}, env: NodeJS.ProcessEnv = {}): Promise<OAuthTestGateway> {
@@ -63,8 +63,8 @@ export async function startOAuthGateway(driver: string, options: OAuthRoutesOpti
     return {slug, orgId: res.body.org.id, email, userId: res.body.user.id, token: res.body.token.token}
   }
 
-  const member = async (slug: string, email: string) => {
-    const res = await gw.api(`/api/v1/admin/orgs/${slug}/members`, {method: 'POST', body: {email, name: email.split('@')[0], password: PASSWORD, role: 'member'}})
+  const member = async (slug: string, email: string, role: 'owner' | 'member' = 'member') => {
+    const res = await gw.api(`/api/v1/admin/orgs/${slug}/members`, {method: 'POST', body: {email, name: email.split('@')[0], password: PASSWORD, role}})
     expect(res.status, res.text).toBe(201)
     return {userId: res.body.user.id as string}
   }

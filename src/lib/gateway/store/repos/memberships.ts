@@ -1,5 +1,5 @@
 import type {MemberRole, MembershipRepo, MembershipRow, Sql} from '../types.js'
-import {type Raw, first, toDate} from './rows.js'
+import {type Raw, first, toDate, toStringOrNull} from './rows.js'
 
 const COLUMNS = 'org_id, user_id, role, created_at'
 
@@ -35,6 +35,23 @@ export function membershipRepo(sql: Sql): MembershipRepo {
         orgId,
       ])
       return rows.map(toMembership)
+    },
+    async listMembers(orgId) {
+      const rows = await sql.query<Raw>(
+        `SELECT m.org_id, m.user_id, m.role, m.created_at, u.email, u.name
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.org_id = $1 ORDER BY m.created_at, m.user_id`,
+        [orgId],
+      )
+      return rows.map((r) => ({...toMembership(r), email: toStringOrNull(r.email), name: String(r.name)}))
+    },
+    async remove(orgId, userId) {
+      const rows = await sql.query<Raw>('DELETE FROM memberships WHERE org_id = $1 AND user_id = $2 RETURNING user_id', [orgId, userId])
+      return rows.length > 0
+    },
+    async lockOwners(orgId) {
+      const rows = await sql.query<Raw>('SELECT role FROM memberships WHERE org_id = $1 FOR UPDATE', [orgId])
+      return rows.filter((r) => r.role === 'owner').length
     },
   }
 }
