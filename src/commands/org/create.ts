@@ -3,23 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import type {CreateOrgRequest, CreatedOrg} from '../../lib/contract/api.js'
 import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
+import {passwordFromStdin} from '../../lib/org/members.js'
 
-
-/**
- * The owner's password from stdin: with --password-stdin, or whenever stdin carries data (a
- * pipe, a file, or the socket of a program that spawned lobu with input; see lib/cli/stdin.ts).
- * Never from a flag value (shell history, ps) and never from a terminal.
- */
-async function passwordFromStdin(explicit: boolean): Promise<string | undefined> {
-  const {readAllStdin, stdinHasData, stdinKind} = await import('../../lib/cli/stdin.js')
-  if (!stdinHasData()) {
-    if (explicit) throw new UsageError(`--password-stdin needs the password piped in (stdin is ${stdinKind() === 'tty' ? 'a terminal' : 'empty'})`, {hint: 'printf %s "$PW" | lobu org create …'})
-    return undefined
-  }
-  const text = (await readAllStdin()).replace(/\r?\n$/, '')
-  if (text === '' && explicit) throw new UsageError('--password-stdin: stdin was empty', {code: 'USAGE'})
-  return text === '' ? undefined : text
-}
 
 export default class OrgCreate extends GatewayCommand<typeof OrgCreate> {
   static description = `Create an organization, its owner and a token for the owner (admin)
@@ -47,7 +32,7 @@ Needs a token with the admin scope (the local user of lobu run has it). The owne
     if (!/^[^\s@]+@[^\s@]+$/.test(email)) {
       throw new UsageError(`invalid --owner-email "${email}"`, {code: 'INVALID_EMAIL', hint: 'Give an address like ada@acme.test'})
     }
-    const password = await passwordFromStdin(this.flags['password-stdin'])
+    const password = await passwordFromStdin(this.flags['password-stdin'], 'printf %s "$PW" | lobu org create …')
     const owner: CreateOrgRequest['owner'] = {email, name: this.flags['owner-name'] ?? email.split('@')[0]!}
     if (password !== undefined) owner.password = password
 
