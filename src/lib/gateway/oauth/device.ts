@@ -16,6 +16,7 @@ import {badRequest, forbidden} from '../http/errors.js'
 import {oauthRepo, type DeviceCodeRow} from '../store/repos/oauth.js'
 import type {OrgRow, Store, StoreTx, UserRow} from '../store/types.js'
 import {formatUserCode, newUserCode, normalizeUserCode, randomSecret, sha256Hex, userCodeHash} from './codes.js'
+import {ADDRESS_ATTEMPTS, CODE_ATTEMPTS, EMAIL_ATTEMPTS, HashGate, HashGateBusy, clearAttempts, countAttempt, type Limit} from './limits.js'
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code'
 export const DEFAULT_INTERVAL_SECONDS = 5
@@ -23,11 +24,8 @@ export const DEVICE_CODE_TTL_SECONDS = 600
 export const SLOW_DOWN_STEP_SECONDS = 5
 /** Scopes of a device login that asks for none: everything but `admin` and `connections:token`. */
 export const DEVICE_DEFAULT_SCOPES: readonly Scope[] = ['agents:read', 'agents:write', 'chat', 'tokens:write', 'oauth']
-/** Wrong passwords on one user code before the code is denied. */
-export const MAX_CODE_FAILURES = 5
-/** Wrong passwords for one email within EMAIL_WINDOW_MS before the page answers 429. */
-export const MAX_EMAIL_FAILURES = 10
-export const EMAIL_WINDOW_MS = 15 * 60_000
+/** At most this many device codes wait for approval at once (expired ones do not count). */
+export const MAX_PENDING_DEVICE_CODES = 10_000
 /** A poll this much earlier than the interval still counts as on time (clock and network jitter). */
 const POLL_TOLERANCE_MS = 250
 
@@ -39,6 +37,10 @@ export interface DeviceOptions {
   ttlSeconds?: number
   /** Lifetime of the minted tokens (default 90 days). */
   tokenExpiresIn?: string
+  /** Count password attempts per client address too (a team gateway; a local one's clients are all loopback). */
+  limitAddresses?: boolean
+  /** The password-check gate (default: 2 at once, 8 waiting). */
+  hashGate?: HashGate
   now?: () => Date
 }
 
@@ -63,7 +65,8 @@ export class OAuthProtocolError extends Error {
   constructor(
     readonly error: string,
     readonly description: string,
-    readonly status: 400 | 401 = 400,
+    readonly status: 400 | 401 | 429 | 503 = 400,
+    readonly retryAfterSeconds?: number,
   ) {
     super(description)
   }
@@ -80,7 +83,7 @@ export interface PendingRequest {
 export type PageOutcome =
   | {kind: 'approved'; request: PendingRequest; org: string; user: string}
   | {kind: 'denied'; request: PendingRequest}
-  | {kind: 'error'; status: 400 | 401 | 403 | 429; message: string; request?: PendingRequest}
+  | {kind: 'error'; status: 400 | 401 | 403 | 429 | 503; message: string; request?: PendingRequest; retryAfterSeconds?: number}
 
 let dummyHash: Promise<string> | undefined
 
@@ -102,9 +105,13 @@ export class DeviceService {
   readonly #store: Store
   readonly #now: () => Date
   readonly #tokenExpiresIn: string
+  readonly #limitAddresses: boolean
+  readonly #gate: HashGate
 
   constructor(opts: DeviceOptions) {
     this.#store = opts.store
+    this.#limitAddresses = opts.limitAddresses ?? false
+    this.#gate = opts.hashGate ?? new HashGate()
     this.intervalSeconds = opts.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS
     this.ttlSeconds = opts.ttlSeconds ?? DEVICE_CODE_TTL_SECONDS
     this.#tokenExpiresIn = opts.tokenExpiresIn ?? DEFAULT_EXPIRES_IN
@@ -121,6 +128,10 @@ export class DeviceService {
     const repo = oauthRepo(this.#store.sql)
     // Codes that expired over a day ago only cost space (and a user-code collision).
     await repo.pruneDeviceCodes(new Date(now.getTime() - 86_400_000))
+    await repo.pruneAttempts(new Date(now.getTime() - 86_400_000))
+    if ((await repo.countPendingDeviceCodes(now)) >= MAX_PENDING_DEVICE_CODES) {
+      throw new OAuthProtocolError('temporarily_unavailable', 'too many device logins are waiting for approval: try again in a minute', 503, 60)
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const deviceCode = randomSecret()
       const userCode = newUserCode()
@@ -219,44 +230,65 @@ export class DeviceService {
     return {approved: true, clientId: found.row.clientId, scopes: found.row.scopes, org: auth.org.slug}
   }
 
-  /** `POST /device`: approve with email and password, or deny. Never throws for user mistakes. */
-  async decideOnPage(input: {userCode?: string; email?: string; password?: string; org?: string; action?: string}): Promise<PageOutcome> {
+  /**
+   * `POST /device`: approve or deny with email and password. Never throws for user mistakes.
+   *
+   * Every attempt is counted before the password is checked (per client address on a team
+   * gateway, per email, per user code, whatever state the code is in); a wrong password gets
+   * the same answer whatever the state of the code; the password check waits its turn at the
+   * hash gate (503 when too many are queued). Denying needs the same credentials as approving.
+   */
+  async decideOnPage(input: {userCode?: string; email?: string; password?: string; org?: string; action?: string; client?: string}): Promise<PageOutcome> {
     const found = await this.#pending(input.userCode)
-    if (!found) return {kind: 'error', status: 400, message: 'This code is unknown, expired or already used. Start again in your terminal.'}
-    const request = pendingView(found.row, found.normalized)
-    const repo = oauthRepo(this.#store.sql)
-
-    if (input.action === 'deny') {
-      await repo.denyDeviceCode(found.row.id)
-      return {kind: 'denied', request}
-    }
-    if (input.action !== 'approve') return {kind: 'error', status: 400, message: 'Choose Approve or Deny.', request}
-
+    const request = found && pendingView(found.row, found.normalized)
+    if (input.action !== 'approve' && input.action !== 'deny') return {kind: 'error', status: 400, message: 'Choose Approve or Deny.', request}
     const email = (input.email ?? '').trim().toLowerCase()
     const password = input.password ?? ''
     if (!email || !password || email.length > 320 || password.length > 1024) {
-      return {kind: 'error', status: 400, message: 'Enter your email and password.', request}
+      return {kind: 'error', status: 400, message: `Enter your email and password to ${input.action === 'deny' ? 'deny' : 'approve'}.`, request}
     }
     const now = this.#now()
-    const emailKey = `email:${sha256Hex(email)}`
-    const windowStart = new Date(now.getTime() - EMAIL_WINDOW_MS)
-    if ((await repo.attemptFailures(emailKey, windowStart)) >= MAX_EMAIL_FAILURES) {
-      return {kind: 'error', status: 429, message: 'Too many failed attempts for this email. Wait 15 minutes and try again.', request}
+    const repo = oauthRepo(this.#store.sql)
+    const codeSubject = normalizeUserCode(input.userCode) ?? `raw:${(input.userCode ?? '').slice(0, 64)}`
+    const limits: Array<[Limit, string, string]> = []
+    if (this.#limitAddresses && input.client) limits.push([ADDRESS_ATTEMPTS, input.client, 'Too many login attempts from your network. Wait 15 minutes and try again.'])
+    limits.push([EMAIL_ATTEMPTS, email, 'Too many failed attempts for this email. Wait 15 minutes and try again.'])
+    limits.push([CODE_ATTEMPTS, codeSubject, 'Too many failed attempts: this code is now denied. Start again in your terminal.'])
+    let codeCount = 0
+    for (const [limit, subject, message] of limits) {
+      const counted = await countAttempt(this.#store, limit, subject, now)
+      if (limit === CODE_ATTEMPTS) codeCount = counted.count
+      if (!counted.ok) {
+        if (limit === CODE_ATTEMPTS && found) await repo.denyDeviceCode(found.row.id)
+        return {kind: 'error', status: 429, message, retryAfterSeconds: counted.retryAfterSeconds}
+      }
     }
 
-    const user = await this.#store.users.getByEmail(email)
-    const valid = await verifyPassword(password, user?.passwordHash ?? (await (dummyHash ??= hashPassword(randomSecret()))))
+    let user: UserRow | undefined
+    let valid: boolean
+    try {
+      ;({user, valid} = await this.#gate.run(async () => {
+        const u = await this.#store.users.getByEmail(email)
+        return {user: u, valid: await verifyPassword(password, u?.passwordHash ?? (await (dummyHash ??= hashPassword(randomSecret()))))}
+      }))
+    } catch (err) {
+      if (err instanceof HashGateBusy) return {kind: 'error', status: 503, message: 'The gateway is busy checking other logins. Try again in a moment.', request, retryAfterSeconds: 1}
+      throw err
+    }
     if (!user || !user.passwordHash || !valid) {
-      await repo.recordFailure(emailKey, now, windowStart)
-      const failures = await repo.failDeviceCode(found.row.id)
-      if (failures >= MAX_CODE_FAILURES) {
+      if (codeCount >= CODE_ATTEMPTS.max && found) {
         await repo.denyDeviceCode(found.row.id)
         return {kind: 'error', status: 429, message: 'Too many failed attempts: this code is now denied. Start again in your terminal.'}
       }
       return {kind: 'error', status: 401, message: 'Wrong email or password.', request}
     }
-    await repo.clearFailures(emailKey)
+    await clearAttempts(this.#store, EMAIL_ATTEMPTS, email)
+    if (!found || !request) return {kind: 'error', status: 400, message: 'This code is unknown, expired or already used. Start again in your terminal.'}
 
+    if (input.action === 'deny') {
+      await repo.denyDeviceCode(found.row.id)
+      return {kind: 'denied', request}
+    }
     const org = await this.#orgFor(user, input.org)
     if ('message' in org) return {kind: 'error', status: 403, message: org.message, request}
     const held = new Set<string>(user.isAdmin ? SCOPES : SCOPES.filter((s) => s !== 'admin'))

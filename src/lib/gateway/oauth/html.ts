@@ -31,7 +31,7 @@ dt{color:#5b6474}dd{margin:0;word-break:break-word}
 export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /** A complete page with the security headers. */
-export function htmlPage(c: Context, status: 200 | 400 | 401 | 403 | 429 | 502, title: string, body: string): Response {
+export function htmlPage(c: Context, status: 200 | 400 | 401 | 403 | 429 | 502 | 503, title: string, body: string): Response {
   c.header('content-security-policy', PAGE_CSP)
   c.header('x-frame-options', 'DENY')
   c.header('referrer-policy', 'no-referrer')

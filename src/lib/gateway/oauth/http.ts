@@ -3,6 +3,8 @@
  * posts JSON), RFC 6749 error bodies, and bearer authentication for the two routes outside
  * `/api` that need a token.
  */
+import type {IncomingMessage} from 'node:http'
+
 import type {Context} from 'hono'
 
 import type {Scope} from '../../contract/scopes.js'
@@ -85,4 +87,9 @@ export function publicBaseUrl(c: Context, env: NodeJS.ProcessEnv): string {
     return u.origin + u.pathname.replace(/\/+$/, '')
   }
   return new URL(c.req.url).origin
+}
+
+/** The client's address as the socket saw it (what per-address limits count), or undefined in memory. */
+export function clientAddress(c: Context): string | undefined {
+  return (c.env as {incoming?: IncomingMessage} | undefined)?.incoming?.socket?.remoteAddress ?? undefined
 }

@@ -26,7 +26,8 @@ import {HEADER_SAFE, HEADER_SAFE_MESSAGE, jsonBody, parseWith} from '../http/val
 import {DEVICE_GRANT_TYPE, DeviceService, OAuthProtocolError} from './device.js'
 import {CallbackError, GrantService, grantHttpError} from './grants.js'
 import {approveForm, codeForm, htmlPage, messagePage} from './html.js'
-import {BodyError, bearerWithScope, oauthError, publicBaseUrl, readFields} from './http.js'
+import {BodyError, bearerWithScope, clientAddress, oauthError, publicBaseUrl, readFields} from './http.js'
+import {ADDRESS_CODES, ADDRESS_LOOKUPS, countAttempt, type Limit} from './limits.js'
 
 export interface OAuthRoutesOptions {
   /** Device-code polling interval in seconds (default 5). */
@@ -93,8 +94,20 @@ export function createOAuthRoutes(options: OAuthRoutesOptions = {}): RouteModule
         store: services.store,
         intervalSeconds: options.deviceIntervalSeconds,
         ttlSeconds: options.deviceTtlSeconds,
+        limitAddresses: services.team,
         now: options.now,
       })
+      const now = options.now ?? (() => new Date())
+      /**
+       * Per-address limit of an anonymous endpoint on a team gateway (a local gateway's clients
+       * are all loopback): the seconds to wait when over it, else undefined.
+       */
+      const overLimit = async (c: Context, limit: Limit): Promise<number | undefined> => {
+        const address = services.team ? clientAddress(c) : undefined
+        if (!address) return undefined
+        const counted = await countAttempt(services.store, limit, address, now())
+        return counted.ok ? undefined : counted.retryAfterSeconds
+      }
       const grants = new GrantService({store: services.store, installKey: services.installKey, log: services.log, now: options.now, egress: services.egress})
       options.onServices?.({device, grants})
       startRefreshJob(services, grants, options)
@@ -102,6 +115,11 @@ export function createOAuthRoutes(options: OAuthRoutesOptions = {}): RouteModule
       // ----- device login (RFC 8628) -----
 
       app.post('/oauth/device/code', async (c) => {
+        const wait = await overLimit(c, ADDRESS_CODES)
+        if (wait !== undefined) {
+          c.header('retry-after', String(wait))
+          return oauthError(c, 429, 'slow_down', `too many device codes requested from this address: retry in ${wait} s`)
+        }
         let fields
         try {
           fields = await readFields(c)
@@ -112,7 +130,10 @@ export function createOAuthRoutes(options: OAuthRoutesOptions = {}): RouteModule
         try {
           return c.json(await device.create({clientId: fields.client_id, scope: fields.scope}, publicBaseUrl(c, services.env)))
         } catch (err) {
-          if (err instanceof OAuthProtocolError) return oauthError(c, err.status, err.error, err.description)
+          if (err instanceof OAuthProtocolError) {
+            if (err.retryAfterSeconds !== undefined) c.header('retry-after', String(err.retryAfterSeconds))
+            return oauthError(c, err.status, err.error, err.description)
+          }
           throw err
         }
       })
@@ -138,6 +159,11 @@ export function createOAuthRoutes(options: OAuthRoutesOptions = {}): RouteModule
       app.get('/device', async (c) => {
         const typed = c.req.query('user_code')
         if (typed === undefined || typed.trim() === '') return htmlPage(c, 200, 'Log in a device', codeForm())
+        const wait = await overLimit(c, ADDRESS_LOOKUPS)
+        if (wait !== undefined) {
+          c.header('retry-after', String(wait))
+          return htmlPage(c, 429, 'Log in a device', codeForm(`Too many codes looked up from your network. Wait ${wait} seconds and try again.`))
+        }
         const request = await device.describe(typed)
         if (!request) return htmlPage(c, 400, 'Log in a device', codeForm('This code is unknown, expired or already used. Check your terminal, or start again.'))
         return htmlPage(c, 200, 'Approve this login?', approveForm(request))
@@ -151,13 +177,14 @@ export function createOAuthRoutes(options: OAuthRoutesOptions = {}): RouteModule
         } catch {
           return htmlPage(c, 400, 'Log in a device', codeForm('The form could not be read. Try again.'))
         }
-        const outcome = await device.decideOnPage({userCode: fields.user_code, email: fields.email, password: fields.password, org: fields.org, action: fields.action})
+        const outcome = await device.decideOnPage({userCode: fields.user_code, email: fields.email, password: fields.password, org: fields.org, action: fields.action, client: clientAddress(c)})
         if (outcome.kind === 'approved') {
           return htmlPage(c, 200, 'Approved', messagePage('ok', 'Device approved', `${outcome.request.clientId} is now logged in as ${outcome.user} (${outcome.org}). You can close this tab and return to your terminal.`))
         }
         if (outcome.kind === 'denied') {
           return htmlPage(c, 200, 'Denied', messagePage('error', 'Login denied', 'The request was denied. You can close this tab.'))
         }
+        if (outcome.retryAfterSeconds !== undefined) c.header('retry-after', String(outcome.retryAfterSeconds))
         const body = outcome.request ? approveForm(outcome.request, outcome.message, {email: fields.email, org: fields.org}) : codeForm(outcome.message)
         return htmlPage(c, outcome.status, 'Log in a device', body)
       })

@@ -182,9 +182,14 @@ describe.each(driverNames())('device login (%s)', (driver) => {
       expect((await poll(admin.device_code)).body.error).toBe('authorization_pending')
     })
 
-    it('deny → access_denied', async () => {
+    it('deny needs the same credentials as approve; then access_denied', async () => {
       const code = await newCode()
-      const res = await gw.form('/device', {user_code: code.user_code, action: 'deny'})
+      const anonymous = await gw.form('/device', {user_code: code.user_code, action: 'deny'})
+      expect(anonymous.status).toBe(400)
+      const wrong = await gw.form('/device', {user_code: code.user_code, action: 'deny', email: acme.email, password: 'not it'})
+      expect(wrong.status).toBe(401)
+      expect((await poll(code.device_code)).body.error).toBe('authorization_pending')
+      const res = await gw.form('/device', {user_code: code.user_code, action: 'deny', email: acme.email, password: PASSWORD})
       expect(res.status).toBe(200)
       expect(res.text).toContain('denied')
       expect((await poll(code.device_code)).body.error).toBe('access_denied')

@@ -179,11 +179,15 @@ export interface OAuthRepo {
   failDeviceCode(id: string): Promise<number>
   /** Forget device codes that expired before `before`. */
   pruneDeviceCodes(before: Date): Promise<void>
+  /** Device codes still waiting for approval (not expired at `now`). */
+  countPendingDeviceCodes(now: Date): Promise<number>
 
-  // Failed-attempt counters (keys are hashes).
-  attemptFailures(key: string, windowStart: Date): Promise<number>
-  recordFailure(key: string, now: Date, windowStart: Date): Promise<number>
+  // Attempt counters (keys are hashes): one atomic upsert counts an attempt and returns the
+  // count of the current window (a window older than `windowStart` starts again at 1).
+  countAttempt(key: string, now: Date, windowStart: Date): Promise<{count: number; windowStart: Date}>
   clearFailures(key: string): Promise<void>
+  /** Forget counters whose window started before `before`. */
+  pruneAttempts(before: Date): Promise<void>
 
   // PKCE states.
   insertState(input: Omit<OAuthStateRow, 'createdAt'>): Promise<void>
@@ -214,7 +218,7 @@ INSERT INTO oauth_attempts (key, failures, window_start) VALUES ($1, 1, $2)
 ON CONFLICT (key) DO UPDATE SET
   failures = CASE WHEN oauth_attempts.window_start < $3 THEN 1 ELSE oauth_attempts.failures + 1 END,
   window_start = CASE WHEN oauth_attempts.window_start < $3 THEN $2 ELSE oauth_attempts.window_start END
-RETURNING failures`
+RETURNING failures, window_start`
 
 export function oauthRepo(sql: Sql): OAuthRepo {
   return {
@@ -270,14 +274,17 @@ export function oauthRepo(sql: Sql): OAuthRepo {
     async pruneDeviceCodes(before) {
       await sql.query('DELETE FROM oauth_device_codes WHERE expires_at < $1', [before])
     },
-
-    async attemptFailures(key, windowStart) {
-      const row = first(await sql.query<Raw>('SELECT failures FROM oauth_attempts WHERE key = $1 AND window_start >= $2', [key, windowStart]))
-      return row ? Number(row.failures) : 0
+    async countPendingDeviceCodes(now) {
+      const row = first(await sql.query<Raw>("SELECT count(*)::int AS n FROM oauth_device_codes WHERE status = 'pending' AND expires_at > $1", [now]))
+      return row ? Number(row.n) : 0
     },
-    async recordFailure(key, now, windowStart) {
+
+    async countAttempt(key, now, windowStart) {
       const row = first(await sql.query<Raw>(ATTEMPT_UPSERT, [key, now, windowStart]))
-      return row ? Number(row.failures) : 1
+      return row ? {count: Number(row.failures), windowStart: toDate(row.window_start)} : {count: 1, windowStart: now}
+    },
+    async pruneAttempts(before) {
+      await sql.query('DELETE FROM oauth_attempts WHERE window_start < $1', [before])
     },
     async clearFailures(key) {
       await sql.query('DELETE FROM oauth_attempts WHERE key = $1', [key])
