@@ -42,6 +42,16 @@ export function resolveExpiry(expiresIn: string | number | undefined, now: Date 
   }
 }
 
+/**
+ * A minted token never outlives the token that minted it (docs/SECURITY.md, "Token lifetime"):
+ * the requested expiry, cut to the minter's (`never` from a token that expires becomes its expiry).
+ */
+export function notAfter(requested: Date | null, minter: Date | null): Date | null {
+  if (minter === null) return requested
+  if (requested === null || requested.getTime() > minter.getTime()) return minter
+  return requested
+}
+
 /** Mint a token row and return the plaintext once. No scope checks: callers decide. */
 export async function mintToken(
   tx: StoreTx,
@@ -61,7 +71,7 @@ export class TokenService {
 
   async create(auth: AuthContext, input: CreateTokenInput, now: Date = new Date()): Promise<CreatedToken> {
     const scopes = checkRequestedScopes(input.scopes, auth.scopes)
-    const expiresAt = resolveExpiry(input.expiresIn, now)
+    const expiresAt = notAfter(resolveExpiry(input.expiresIn, now), auth.token.expiresAt)
     const {row, token} = await mintToken(this.store, {orgId: auth.org.id, userId: auth.user.id, name: input.name, scopes, expiresAt})
     return toCreatedToken(row, token)
   }

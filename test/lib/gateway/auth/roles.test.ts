@@ -136,4 +136,20 @@ describe.each(driverNames())('roles (%s)', (driver) => {
     const who = await gw.api('/api/v1/whoami', {token: polled.body.access_token})
     expect(who.body.token.scopes).not.toContain('agents:write')
   })
+
+  it('a minted token never outlives the token that minted it', async () => {
+    const hour = await gw.api('/api/v1/tokens', {method: 'POST', token: org.token, body: {name: '1h', scopes: ['chat', 'tokens:write'], expiresIn: '1h'}})
+    expect(hour.status).toBe(201)
+    const limit = Date.parse(hour.body.expiresAt)
+    for (const expiresIn of ['never', '90d', '2h']) {
+      const child = await gw.api('/api/v1/tokens', {method: 'POST', token: hour.body.token, body: {name: `from-1h-${expiresIn}`, scopes: ['chat'], expiresIn}})
+      expect(child.status, expiresIn).toBe(201)
+      expect(child.body.expiresAt, expiresIn).not.toBeNull()
+      expect(Date.parse(child.body.expiresAt), expiresIn).toBeLessThanOrEqual(limit)
+    }
+    const shorter = await gw.api('/api/v1/tokens', {method: 'POST', token: hour.body.token, body: {name: 'short', scopes: ['chat'], expiresIn: '10m'}})
+    expect(Date.parse(shorter.body.expiresAt)).toBeLessThan(limit)
+    // Nor more than it holds.
+    expect((await gw.api('/api/v1/tokens', {method: 'POST', token: hour.body.token, body: {name: 'wider', scopes: ['agents:write']}})).status).toBe(403)
+  })
 })
