@@ -114,6 +114,9 @@ export class PortInUseError extends GatewayError {
   }
 }
 
+export const HEADERS_TIMEOUT_MS = 30_000
+export const REQUEST_TIMEOUT_MS = 60_000
+
 /** How long close() lets open connections finish after the shutdown hooks before cutting them. */
 const CLOSE_GRACE_MS = 1500
 
@@ -197,6 +200,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   })
 
   server.on('clientError', badRequestFromParser)
+
+  // Slow clients cannot hold a connection open for free: the headers within 30 s, the whole
+  // request body within 60 s (responses, e.g. event streams, are not limited by these).
+  server.headersTimeout = HEADERS_TIMEOUT_MS
+  server.requestTimeout = REQUEST_TIMEOUT_MS
 
   // 1. Bind first: a busy port fails before anything is written.
   const port = await listen(server, opts.port, host)
