@@ -45,7 +45,8 @@ describe('oauth login (CLI functions)', () => {
       const code = /one-time code: ([A-Z]{4}-[A-Z]{4})/.exec(line)?.[1]
       if (!code) return
       if (how === 'approve') void gw.api('/oauth/device/approve', {token: acme.token, body: {user_code: code}})
-      else void gw.form('/device', how === 'deny' ? {user_code: code, action: 'deny'} : {user_code: code, email: acme.email, password: PASSWORD, action: 'approve'})
+      // Deny takes the same credentials as approve.
+      else void gw.form('/device', {user_code: code, email: acme.email, password: PASSWORD, action: how === 'deny' ? 'deny' : 'approve'})
     }
   }
 
