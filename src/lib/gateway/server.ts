@@ -114,8 +114,8 @@ export class PortInUseError extends GatewayError {
   }
 }
 
-export const HEADERS_TIMEOUT_MS = 30_000
-export const REQUEST_TIMEOUT_MS = 60_000
+const HEADERS_TIMEOUT_MS = 30_000
+const REQUEST_TIMEOUT_MS = 60_000
 
 /** How long close() lets open connections finish after the shutdown hooks before cutting them. */
 const CLOSE_GRACE_MS = 1500

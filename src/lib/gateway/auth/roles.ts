@@ -12,12 +12,11 @@
 import type {MemberRole} from '../store/types.js'
 import {SCOPES, type Scope} from '../../contract/scopes.js'
 
-export const ROLE_SCOPES: Readonly<Record<MemberRole, ReadonlySet<Scope>>> = {
+const ROLE_SCOPES: Readonly<Record<MemberRole, ReadonlySet<Scope>>> = {
   owner: new Set(SCOPES.filter((s) => s !== 'admin')),
   member: new Set<Scope>(['agents:read', 'chat', 'oauth', 'tokens:write']),
 }
 
-export const ROLES: readonly MemberRole[] = ['owner', 'member']
 
 /** Whether a user with `role` (and `isAdmin`) may use `scope` at all. */
 export function roleAllows(role: MemberRole, isAdmin: boolean, scope: Scope): boolean {

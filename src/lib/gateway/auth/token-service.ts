@@ -46,7 +46,7 @@ export function resolveExpiry(expiresIn: string | number | undefined, now: Date 
  * A minted token never outlives the token that minted it (docs/SECURITY.md, "Token lifetime"):
  * the requested expiry, cut to the minter's (`never` from a token that expires becomes its expiry).
  */
-export function notAfter(requested: Date | null, minter: Date | null): Date | null {
+function notAfter(requested: Date | null, minter: Date | null): Date | null {
   if (minter === null) return requested
   if (requested === null || requested.getTime() > minter.getTime()) return minter
   return requested

@@ -26,12 +26,11 @@ import type {Agent, Dispatcher} from 'undici'
 
 import {inCidr, parseCidr, parseIp, refusedKind, embeddedIpv4, type Cidr} from './address.js'
 
-export {refusedKind, parseIp} from './address.js'
 
 type Undici = typeof import('undici')
 
 /** Redirect hops `fetch()` follows before it gives up. */
-export const MAX_REDIRECTS = 5
+const MAX_REDIRECTS = 5
 
 /** A destination the guard refuses. `code` is stable for callers that translate it. */
 export class EgressRefusedError extends Error {
@@ -67,7 +66,7 @@ interface AllowEntry {
 }
 
 /** `Host`-like name as the URL parser normalises it, without IPv6 brackets or a trailing dot. */
-export function normalizeHost(host: string): string {
+function normalizeHost(host: string): string {
   let h = host.trim().toLowerCase()
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1)
   if (isIP(h) === 0 && URL.canParse(`http://${h}/`)) h = new URL(`http://${h}/`).hostname
@@ -284,13 +283,13 @@ export class EgressPolicy {
 }
 
 /** A tenant-set URL field of an agent's configuration, with its path (`providers.0.baseUrl`). */
-export interface UrlField {
+interface UrlField {
   path: (string | number)[]
   url: string
 }
 
 /** Every URL of an agent's configuration that the gateway (or a browser it sends) may contact. */
-export function agentUrlFields(spec: {providers?: ReadonlyArray<{baseUrl?: string}>; mcp?: Readonly<Record<string, {url?: string; oauth?: {authUrl: string; tokenUrl: string}}>>}): UrlField[] {
+function agentUrlFields(spec: {providers?: ReadonlyArray<{baseUrl?: string}>; mcp?: Readonly<Record<string, {url?: string; oauth?: {authUrl: string; tokenUrl: string}}>>}): UrlField[] {
   const fields: UrlField[] = []
   spec.providers?.forEach((p, i) => {
     if (p.baseUrl) fields.push({path: ['providers', i, 'baseUrl'], url: p.baseUrl})
@@ -315,5 +314,3 @@ export function agentUrlProblems(policy: EgressPolicy, spec: Parameters<typeof a
   return problems
 }
 
-/** An unguarded policy (a local gateway, tests): every http(s) URL may be used. */
-export const UNGUARDED = new EgressPolicy({guarded: false})

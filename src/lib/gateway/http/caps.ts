@@ -15,7 +15,7 @@ export const MAX_STREAMS_PER_TOKEN = 32
 const STREAM_RETRY_AFTER_S = 5
 
 /** Counts the open streams of each token; a stream is open until its Node response closes. */
-export function streamCap(max: number = MAX_STREAMS_PER_TOKEN): MiddlewareHandler<AppEnv> {
+function streamCap(max: number = MAX_STREAMS_PER_TOKEN): MiddlewareHandler<AppEnv> {
   const open = new Map<string, number>()
   return async (c, next) => {
     // The events stream is a GET; a message post is a stream only when it asks for one.

@@ -25,7 +25,7 @@ export const SLOW_DOWN_STEP_SECONDS = 5
 /** Scopes of a device login that asks for none: everything but `admin` and `connections:token`. */
 export const DEVICE_DEFAULT_SCOPES: readonly Scope[] = ['agents:read', 'agents:write', 'chat', 'tokens:write', 'oauth']
 /** At most this many device codes wait for approval at once (expired ones do not count). */
-export const MAX_PENDING_DEVICE_CODES = 10_000
+const MAX_PENDING_DEVICE_CODES = 10_000
 /** A poll this much earlier than the interval still counts as on time (clock and network jitter). */
 const POLL_TOLERANCE_MS = 250
 

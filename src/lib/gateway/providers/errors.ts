@@ -93,7 +93,7 @@ export function streamError(target: ProviderTarget, status: number | undefined, 
 }
 
 /** The host of a URL (for messages), or the text itself. */
-export function hostOf(url: string): string {
+function hostOf(url: string): string {
   return URL.canParse(url) ? new URL(url).host : url
 }
 
