@@ -7,6 +7,7 @@ import {requireScope} from '../http/auth.js'
 import {HttpError} from '../http/errors.js'
 import type {RouteModule, Services} from '../http/types.js'
 import {readJson} from '../http/validate.js'
+import {stdioRefusal} from '../tools/policy.js'
 import {type Issue, parseApplyRequest, parsePlanRequest} from './schema.js'
 import {ApplyService, type SecretCodec} from './service.js'
 
@@ -32,6 +33,12 @@ export function secretCodec(installKey: Buffer): SecretCodec {
   }
 }
 
+/** 400 STDIO_NOT_ALLOWED naming the agent and server (see tools/policy.ts stdioRefusal). */
+function refuseStdio(services: Services, agents: readonly {id: string; mcp?: Record<string, {type: string}>}[]): void {
+  const refused = stdioRefusal(services.store.kind, services.env, agents)
+  if (refused) throw new HttpError(400, 'STDIO_NOT_ALLOWED', refused.message, refused.hint)
+}
+
 export function createApplyRoutes(makeService: (services: Services) => ApplyService): RouteModule {
   return {
     name: 'apply',
@@ -41,6 +48,7 @@ export function createApplyRoutes(makeService: (services: Services) => ApplyServ
       app.post('/api/v1/apply/plan', requireScope('agents:write'), async (c) => {
         const parsed = parsePlanRequest(await readJson(c))
         if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+        refuseStdio(services, parsed.value.desired.agents)
         const plan = await service.plan(c.get('auth').org.id, parsed.value.desired, {prune: parsed.value.prune})
         return c.json(plan)
       })
@@ -48,6 +56,7 @@ export function createApplyRoutes(makeService: (services: Services) => ApplyServ
       app.post('/api/v1/apply', requireScope('agents:write'), async (c) => {
         const parsed = parseApplyRequest(await readJson(c))
         if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+        if ('desired' in parsed.value) refuseStdio(services, parsed.value.desired.agents)
         const result = await service.apply(c.get('auth').org.id, parsed.value)
         return c.json(result)
       })

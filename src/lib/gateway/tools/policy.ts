@@ -84,3 +84,31 @@ export function networkRefusal(network: AgentSpec['network'], url: string): stri
   if (network.allowed.length > 0 && !network.allowed.some((p) => hostMatches(p, host))) return `${host} is not in the agent's network.allowed`
   return undefined
 }
+
+/** The variable that lets a team gateway (on DATABASE_URL) run stdio MCP servers. */
+export const ALLOW_STDIO_ENV = 'LOBU_ALLOW_STDIO_MCP'
+
+/**
+ * stdio MCP servers run commands on the gateway's host: a gateway on PostgreSQL (a team gateway)
+ * takes them only when started with LOBU_ALLOW_STDIO_MCP=1. The first refused (agent, server),
+ * or undefined when all are accepted.
+ */
+export function stdioRefusal(
+  storeKind: 'pglite' | 'postgres',
+  env: NodeJS.ProcessEnv,
+  agents: readonly {id: string; mcp?: Record<string, {type: string}>}[],
+): {agent: string; server: string; message: string; hint: string} | undefined {
+  if (storeKind !== 'postgres' || env[ALLOW_STDIO_ENV] === '1') return undefined
+  for (const agent of agents) {
+    for (const [server, spec] of Object.entries(agent.mcp ?? {})) {
+      if (spec.type !== 'stdio') continue
+      return {
+        agent: agent.id,
+        server,
+        message: `agent "${agent.id}": MCP server "${server}" is a stdio server, which this team gateway does not run (it would run a command on the gateway's host)`,
+        hint: `use an HTTP MCP server (url = …), or start the gateway with ${ALLOW_STDIO_ENV}=1 if every token with agents:write may run commands there`,
+      }
+    }
+  }
+  return undefined
+}

@@ -5,12 +5,13 @@ import {applyRoutes} from '../../apply/routes.js'
 import {oauthRoutes} from '../../oauth/routes.js'
 import {openaiCompatRoutes} from '../../openai-compat/routes.js'
 import {sessionRoutes} from '../../sessions/routes.js'
+import {toolRoutes} from '../../tools/routes.js'
 import type {RouteModule} from '../types.js'
 import {agentRoutes} from './agents.js'
 import {healthRoutes} from './health.js'
 import {orgRoutes} from './orgs.js'
 import {tokenRoutes} from './tokens.js'
 
-export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, applyRoutes, sessionRoutes, openaiCompatRoutes, oauthRoutes]
+export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, applyRoutes, sessionRoutes, toolRoutes, openaiCompatRoutes, oauthRoutes]
 
 export {agentRoutes, healthRoutes, orgRoutes, tokenRoutes}
