@@ -198,7 +198,9 @@ export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink:
             const sent = sink.delta(event.text)
             if (sent) await sent
           } else if (event.type === 'tool_call') {
-            calls.push({callId: event.callId, name: event.name, arguments: event.arguments})
+            // `signature`: opaque provider state sent back with the call (Gemini's thoughtSignature).
+            const {signature} = event as {signature?: string}
+            calls.push({callId: event.callId, name: event.name, arguments: event.arguments, ...(signature ? {signature} : {})})
           } else {
             finish = {finishReason: event.finishReason, usage: event.usage}
             break stream

@@ -128,6 +128,8 @@ class Connection {
   client: Client | undefined
   tools: McpTool[] = []
   closed = false
+  /** Set once connected and listed: a close after that means the server died. */
+  connected = false
   lastUsed: number
   idleTimer: NodeJS.Timeout | undefined
   stderrTail = ''
@@ -164,7 +166,7 @@ class Connection {
     )
     this.client = client
     client.onclose = () => {
-      if (!this.closed) {
+      if (!this.closed && this.connected) {
         const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ')
         this.died = `MCP server "${this.key.server}" stopped${tail ? `: ${tail}` : ''}`
         this.pool.warn(this.key, `the server stopped${tail ? ` (stderr: ${tail})` : ''}`)
@@ -182,6 +184,7 @@ class Connection {
           await client.connect(transport, {timeout})
           const listed = await client.listTools(undefined, {timeout})
           this.tools = listed.tools.map((t) => toMcpTool(this.key.server, t))
+          this.connected = true
         })(),
         timedOut,
       ])

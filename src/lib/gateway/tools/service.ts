@@ -230,7 +230,9 @@ const registry = new WeakMap<Services, ToolService>()
 export function toolServiceOf(services: Services, options?: ToolServiceOptions): ToolService {
   let service = registry.get(services)
   if (!service) {
-    const made = new ToolService(services, options)
+    // LOBU_APPROVAL_TIMEOUT_MS shortens the 10-minute wait for a decision (tests, demos).
+    const ttl = Number(services.env.LOBU_APPROVAL_TIMEOUT_MS)
+    const made = new ToolService(services, {...(Number.isInteger(ttl) && ttl > 0 ? {approvalTtlMs: ttl} : {}), ...options})
     registry.set(services, made)
     services.lifecycle.onShutdown(() => made.close())
     service = made
