@@ -126,6 +126,7 @@ function isUnauthorized(err: unknown): boolean {
 
 class Connection {
   client: Client | undefined
+  transport: Transport | undefined
   tools: McpTool[] = []
   closed = false
   /** Set once connected and listed: a close after that means the server died. */
@@ -151,6 +152,7 @@ class Connection {
 
   private async open(): Promise<void> {
     const transport = await this.pool.transportFor(this)
+    this.transport = transport
     const client = new Client(
       {name: 'lobu-gateway', version: '1'},
       {
@@ -211,6 +213,16 @@ class Connection {
   async close(): Promise<void> {
     this.closed = true
     clearTimeout(this.idleTimer)
+    // A stdio server: tell its reaper to end it now (the SDK would first wait 2 s for it to
+    // leave on its own once its stdin closes).
+    const pid = this.transport instanceof StdioClientTransport ? this.transport.pid : null
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGTERM')
+      } catch {
+        // already gone
+      }
+    }
     await this.client?.close().catch(() => {})
   }
 }
