@@ -14,6 +14,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {mintToken} from '../../../../src/lib/gateway/auth/token-service.js'
 import {encryptSecret, keyedHash} from '../../../../src/lib/gateway/crypto/index.js'
+import {oauthRepo} from '../../../../src/lib/gateway/store/repos/oauth.js'
 import {MAX_RESULT_BYTES} from '../../../../src/lib/gateway/tools/results.js'
 import {startFakeProvider, type FakeProvider, type FakeTurn} from '../../../support/fake-provider.js'
 import {driverNames, startTestGateway, type TestGateway, type TestOrg} from '../../../support/gateway.js'
@@ -391,6 +392,33 @@ describe.each(driverNames())('agents with tools (%s)', (driver) => {
     const summary = of(events, 'tool_result')[1].summary as string
     expect(summary.length).toBeLessThanOrEqual(500)
     expect(summary).not.toMatch(/\u001b/)
+  })
+
+  it('an HTTP server with an oauth table uses the caller\'s grant as Bearer; without one: failed with the connect hint', async () => {
+    const oauth = {authUrl: 'https://auth.example.com/authorize', tokenUrl: 'https://auth.example.com/token', clientId: 'lobu'}
+    await putAgent('oauthed', {providers: [provider('openai')], mcp: {web: {type: 'streamable-http', url: http.url, oauth}}})
+    const before = await gw.api('/api/v1/agents/oauthed/tools')
+    expect(before.body.servers[0]).toMatchObject({id: 'web', state: 'failed', hint: 'lobu oauth connect web'})
+    const key = await session('oauthed')
+    fake.script('no tools')
+    const events = await turn(key, 'hi')
+    expect(of(events, 'tool_result')[0]).toMatchObject({callId: 'unavailable:web', ok: false, summary: expect.stringContaining('lobu oauth connect web')})
+    const who = await gw.api('/api/v1/whoami')
+    const grantKey = {orgId: who.body.org.id, userId: who.body.user.id, agentId: 'oauthed', kind: 'mcp' as const, target: 'web'}
+    const aad = `oauth-grant/${grantKey.orgId}/${grantKey.userId}/${grantKey.agentId}/${grantKey.kind}/${grantKey.target}/access`
+    await oauthRepo(gw.store.sql).upsertGrant({...grantKey, accessToken: encryptSecret(gw.gateway.installKey, 'user-access-token', aad), refreshToken: null, scopes: [], expiresAt: null})
+    fake.script({toolCalls: [{name: 'web__whoami', arguments: {}}]}, 'ok')
+    await turn(key, 'who?')
+    expect(toolMessages(fake.requests.at(-1)!.turn).at(-1)!.content).toBe('Bearer user-access-token')
+    // Refused by the server (401): an error result with the same hint.
+    http.failWith = 401
+    try {
+      fake.script({toolCalls: [{name: 'web__whoami', arguments: {}}]}, 'ok')
+      const refused = await turn(key, 'who again?')
+      expect(of(refused, 'tool_result').at(-1)).toMatchObject({ok: false, summary: expect.stringContaining('lobu oauth connect web')})
+    } finally {
+      http.failWith = undefined
+    }
   })
 
   it('a server URL outside network.allowed is refused', async () => {
