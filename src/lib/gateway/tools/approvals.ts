@@ -16,6 +16,7 @@ import {toolPath} from './naming.js'
 import {matchesPattern} from './policy.js'
 
 export const APPROVAL_TTL_MS = 10 * 60 * 1000
+const PRUNE_EVERY_MS = 10 * 60 * 1000
 /** How often a waiting turn reads its row (a decision taken by another gateway process). */
 const POLL_MS = 2_000
 
@@ -46,6 +47,7 @@ export type WaitResult = ApprovalDecision | 'timeout' | 'cancelled'
 
 export class ApprovalService {
   private readonly waiters = new Map<string, (decision: WaitResult) => void>()
+  private prunedAt = 0
 
   constructor(
     private readonly store: Store,
@@ -55,7 +57,13 @@ export class ApprovalService {
   /** Store the pending call; resolves with its expiry (for `approval_required`). */
   async open(req: ApprovalRequest): Promise<Date> {
     const expiresAt = new Date(Date.now() + this.ttlMs)
-    await toolRepo(this.store.sql).insertPending({...req, expiresAt})
+    const repo = toolRepo(this.store.sql)
+    await repo.insertPending({...req, expiresAt})
+    // Rows of calls whose wait ended a day ago serve nobody (at most one prune per PRUNE_EVERY_MS).
+    if (Date.now() - this.prunedAt > PRUNE_EVERY_MS) {
+      this.prunedAt = Date.now()
+      void repo.pruneApprovals(new Date(Date.now() - 24 * 60 * 60 * 1000)).catch(() => {})
+    }
     return expiresAt
   }
 

@@ -49,6 +49,8 @@ export interface ToolRepo {
    * `missing`: no such call for this caller.
    */
   claim(owner: {orgId: string; userId: string}, sessionKey: string, callId: string, decision: ApprovalDecision | ApprovalEnd): Promise<ClaimResult>
+  /** Forget approvals whose wait ended before `before` (they are decided or denied by then). */
+  pruneApprovals(before: Date): Promise<void>
   /** The decision of a call, or null while there is none. */
   decisionOf(sessionKey: string, callId: string): Promise<string | null | undefined>
 }
@@ -113,6 +115,9 @@ export function toolRepo(sql: Sql): ToolRepo {
         ]),
       )
       return row ? {kind: 'decided'} : {kind: 'missing'}
+    },
+    async pruneApprovals(before) {
+      await sql.query('DELETE FROM tool_approvals WHERE expires_at < $1', [before])
     },
     async decisionOf(sessionKey, callId) {
       const row = first(await sql.query<Raw>('SELECT decision FROM tool_approvals WHERE session_key = $1 AND call_id = $2', [sessionKey, callId]))
