@@ -6,6 +6,7 @@
  *   pid    (read-only)  its process id
  *   hang   (read-only)  never answers
  *   touch  (write)      creates the file `path` (relative to its working directory)
+ *   grow   (write)      adds a tool `extra` (the server then sends tools/list_changed)
  *
  * `--exit-at-start` writes a line to stderr and exits 3 before speaking MCP.
  */
@@ -30,5 +31,9 @@ server.registerTool('hang', {description: 'Never answers', inputSchema: {}, anno
 server.registerTool('touch', {description: 'Create a file', inputSchema: {path: z.string()}, annotations: {readOnlyHint: false}}, async ({path}) => {
   writeFileSync(path, 'touched\n')
   return {content: [{type: 'text', text: `created ${path}`}]}
+})
+server.registerTool('grow', {description: 'Add a tool', inputSchema: {}, annotations: {readOnlyHint: false}}, async () => {
+  server.registerTool('extra', {description: 'Added later', inputSchema: {}, annotations: readOnly}, async () => ({content: [{type: 'text', text: 'extra'}]}))
+  return {content: [{type: 'text', text: 'grown'}]}
 })
 await server.connect(new StdioServerTransport())
