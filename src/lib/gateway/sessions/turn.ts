@@ -199,8 +199,7 @@ export async function runAgentTurn(env: TurnEnvironment, req: TurnRequest, sink:
             if (sent) await sent
           } else if (event.type === 'tool_call') {
             // `signature`: opaque provider state sent back with the call (Gemini's thoughtSignature).
-            const {signature} = event as {signature?: string}
-            calls.push({callId: event.callId, name: event.name, arguments: event.arguments, ...(signature ? {signature} : {})})
+            calls.push({callId: event.callId, name: event.name, arguments: event.arguments, ...(event.signature ? {signature: event.signature} : {})})
           } else {
             finish = {finishReason: event.finishReason, usage: event.usage}
             break stream
