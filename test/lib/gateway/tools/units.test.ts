@@ -67,3 +67,14 @@ describe('tool results', () => {
     expect(summarize('x'.repeat(600))).toHaveLength(500)
   })
 })
+
+describe('timeout_ms through apply', () => {
+  it('lobu.toml timeout_ms becomes the spec timeoutMs the apply schema accepts', async () => {
+    const {parsePlanRequest} = await import('../../../../src/lib/gateway/apply/schema.js')
+    const agent = {id: 'a', name: 'A', files: {skills: []}, providers: [], mcp: {s: {type: 'streamable-http', url: 'https://x.example.com/mcp', timeoutMs: 5000}}, network: {allowed: [], denied: []}, tools: {preApproved: [], allowed: [], denied: []}}
+    const ok = parsePlanRequest({project: 'p-1', agents: [agent], secrets: {}})
+    expect(ok.ok && ok.value.desired.agents[0]!.mcp.s!.timeoutMs).toBe(5000)
+    const bad = parsePlanRequest({project: 'p-1', agents: [{...agent, mcp: {s: {...agent.mcp.s, timeoutMs: -1}}}], secrets: {}})
+    expect(bad.ok).toBe(false)
+  })
+})
