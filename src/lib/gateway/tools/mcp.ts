@@ -385,8 +385,10 @@ export class McpPool {
     const {spec, key, agent} = conn
     const values = await this.resolver(key.orgId)
     if (spec.type === 'stdio') {
-      const stateDir = await this.stateDir(key)
-      const expand = (v: string) => v.split(STATE_DIR_PLACEHOLDER).join(stateDir)
+      // The private directory is made only for a server that names it.
+      const wantsDir = [...(spec.args ?? []), ...Object.values(spec.env ?? {})].some((v) => v.includes(STATE_DIR_PLACEHOLDER))
+      const stateDir = wantsDir ? await this.stateDir(key) : ''
+      const expand = (v: string) => (wantsDir ? v.split(STATE_DIR_PLACEHOLDER).join(stateDir) : v)
       const childEnv: Record<string, string> = {}
       for (const name of INHERITED_ENV) {
         const value = this.opts.env[name]
