@@ -10,7 +10,6 @@
  * Patterns are `/mcp/<server>/tools/<name>` or `/mcp/<server>/tools/*`.
  */
 import type {AgentSpec} from '../store/types.js'
-import {toolPath} from './naming.js'
 
 export type ToolStatus = 'read-only' | 'pre-approved' | 'granted' | 'needs-approval' | 'denied'
 
@@ -55,9 +54,6 @@ export function toolStatus(tools: AgentSpec['tools'], facts: ToolFacts, grant: {
   if (grant) return 'granted'
   return 'needs-approval'
 }
-
-/** The grant path of a tool (what a decision of 1h/24h/always stores). */
-export const grantPath = toolPath
 
 /** A domain pattern of `network.allowed` / `denied`: `example.com` exactly, `.example.com` any subdomain (and itself). */
 function hostMatches(pattern: string, host: string): boolean {
