@@ -87,6 +87,7 @@ function buildMcp(raw: McpConfig, agentId: string, mcpId: string, r: Resolver): 
     if (o.scopes !== undefined) spec.oauth.scopes = [...o.scopes]
   }
   if (raw.auth_scope) spec.authScope = raw.auth_scope
+  if (raw.timeout_ms !== undefined) spec.timeoutMs = raw.timeout_ms
   return spec
 }
 

@@ -191,6 +191,7 @@ function buildConfig(data: RawConfig): LobuConfig {
             env: s.env,
             headers: s.headers,
             oauth: s.oauth && compact({...s.oauth}),
+            timeout_ms: s.timeout_ms,
             type,
             url: s.url,
           })

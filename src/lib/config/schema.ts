@@ -108,6 +108,7 @@ export const mcpSchema = strict({
   env: stringMap.optional(),
   headers: stringMap.optional(),
   oauth: oauthSchema.optional(),
+  timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
   type: z.enum(MCP_TYPES).optional(),
   url: httpUrl.optional(),
 })

@@ -30,6 +30,8 @@ export interface McpConfig {
   oauth?: OAuthConfig
   /** Defaults to `user`. */
   auth_scope: McpAuthScope
+  /** Per tool call, default 60000. */
+  timeout_ms?: number
 }
 
 export interface ProviderConfig {

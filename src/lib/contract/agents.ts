@@ -35,6 +35,8 @@ export interface McpSpec {
   headers?: Record<string, string>
   oauth?: McpOAuthSpec
   authScope?: 'user' | 'channel'
+  /** Per tool call (default 60 s). */
+  timeoutMs?: number
 }
 
 export interface AgentSpec {

@@ -263,6 +263,16 @@ describe('parseConfigSource: MCP servers', () => {
   })
 })
 
+describe('parseConfigSource: MCP timeout_ms', () => {
+  const mcp = (body: string) => agentErrors('', `[agents.support.skills.mcp.docs]\n${body}\n`)
+  it('is a positive integer of milliseconds per tool call', () => {
+    const config = valid(`[agents.support]\n${AGENT}[agents.support.skills.mcp.docs]\nurl = "https://x.example.com"\ntimeout_ms = 5000\n`)
+    expect(config.agents.support!.skills!.mcp!.docs!.timeout_ms).toBe(5000)
+    expect(mcp('url = "https://x.example.com"\ntimeout_ms = 0')).toHaveLength(1)
+    expect(mcp('url = "https://x.example.com"\ntimeout_ms = "5s"')).toHaveLength(1)
+  })
+})
+
 describe('parseConfigSource: network and tools', () => {
   it('network.allowed / denied: domain patterns, a leading dot for subdomains', () => {
     const config = valid(`[agents.support]\n${AGENT}[agents.support.network]\nallowed = ["api.openai.com", ".example.com", "localhost"]\ndenied = ["evil.example.com"]\n`)

@@ -55,6 +55,7 @@ export const mcpSpecSchema = z
       })
       .optional(),
     authScope: z.enum(['user', 'channel']).optional(),
+    timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
   })
   .superRefine((mcp, ctx) => {
     if (mcp.type === 'stdio' && !mcp.command) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['command'], message: 'required for type "stdio"'})

@@ -9,6 +9,7 @@ import {requireScope} from '../http/auth.js'
 import {HttpError} from '../http/errors.js'
 import type {RouteModule, Services} from '../http/types.js'
 import {readJson} from '../http/validate.js'
+import {stdioRefusal} from '../tools/policy.js'
 import {type Issue, formatPath, parseApplyRequest, parsePlanRequest} from './schema.js'
 import {ApplyService, type SecretCodec} from './service.js'
 
@@ -43,6 +44,12 @@ function assertDestinations(egress: EgressPolicy, desired: DesiredState): void {
   if (issues.length > 0) throw new InvalidRequestError(issues)
 }
 
+/** 400 STDIO_NOT_ALLOWED naming the agent and server (see tools/policy.ts stdioRefusal). */
+function refuseStdio(services: Services, agents: readonly {id: string; mcp?: Record<string, {type: string}>}[]): void {
+  const refused = stdioRefusal(services.store.kind, services.env, agents)
+  if (refused) throw new HttpError(400, 'STDIO_NOT_ALLOWED', refused.message, refused.hint)
+}
+
 export function createApplyRoutes(makeService: (services: Services) => ApplyService): RouteModule {
   return {
     name: 'apply',
@@ -53,6 +60,7 @@ export function createApplyRoutes(makeService: (services: Services) => ApplyServ
         const parsed = parsePlanRequest(await readJson(c))
         if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
         assertDestinations(services.egress, parsed.value.desired)
+        refuseStdio(services, parsed.value.desired.agents)
         const plan = await service.plan(c.get('auth').org.id, parsed.value.desired, {prune: parsed.value.prune})
         return c.json(plan)
       })
@@ -61,6 +69,7 @@ export function createApplyRoutes(makeService: (services: Services) => ApplyServ
         const parsed = parseApplyRequest(await readJson(c))
         if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
         if ('desired' in parsed.value) assertDestinations(services.egress, parsed.value.desired)
+        if ('desired' in parsed.value) refuseStdio(services, parsed.value.desired.agents)
         const result = await service.apply(c.get('auth').org.id, parsed.value)
         return c.json(result)
       })

@@ -59,6 +59,7 @@ const mcp = z
       .strict()
       .optional(),
     authScope: z.enum(['user', 'channel']).optional(),
+    timeoutMs: z.number().int().min(1).max(3_600_000).optional(),
   })
   .strict()
   .superRefine((server, ctx) => {

@@ -20,6 +20,7 @@ import {describeIssues, findUnstorableText} from '../http/validate.js'
 import {newId} from '../store/ids.js'
 import {sseResponse, type SseSink} from '../sessions/sse.js'
 import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnOutcome, type TurnSink} from '../sessions/turn.js'
+import {toolServiceOf} from '../tools/service.js'
 import {chatRequestSchema, finishReasonOf, openaiError, statusOfTurnError, toConversation, usageOf, type OpenAIErrorBody} from './format.js'
 
 export class OpenAIHttpError extends Error {
@@ -53,6 +54,13 @@ async function readBody(c: Context<AppEnv>) {
   if (bad) fail(400, `invalid request: ${bad.path.join('.') || 'body'}: ${bad.problem}`, 'invalid_request_error', 'invalid_request', bad.path.join('.') || null)
   const parsed = chatRequestSchema.safeParse(json)
   if (!parsed.success) fail(400, `invalid request: ${describeIssues(parsed.error)}`, 'invalid_request_error', 'invalid_request')
+  // The agent's tools run on the gateway; a client cannot bring its own.
+  for (const field of ['tools', 'functions'] as const) {
+    const value = (parsed.data as Record<string, unknown>)[field]
+    if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
+      fail(400, `\`${field}\` is not supported: a Lobu agent uses the tools of its own MCP servers (skills.mcp in lobu.toml), which run on the gateway`, 'invalid_request_error', 'unsupported_parameter', field)
+    }
+  }
   return parsed.data
 }
 
@@ -74,6 +82,7 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
     name: 'openai-compat',
     register(app, services: Services) {
       const running = new Set<{controller: AbortController; done: Promise<unknown>}>()
+      const tools = toolServiceOf(services)
       const timeoutMs = options.timeoutMs ?? turnTimeoutMs(services.env)
       services.lifecycle.onShutdown(async () => {
         for (const turn of running) turn.controller.abort(new TurnAbort('SHUTDOWN', 'the gateway is shutting down'))
@@ -127,7 +136,6 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
             choices: [{index: 0, delta, logprobs: null, finish_reason: finish}],
           })
           const stream = body.stream === true
-          const toolCalls: {id: string; type: 'function'; function: {name: string; arguments: string}}[] = []
           let started!: () => void
           const startedP = new Promise<'started'>((resolve) => (started = () => resolve('started')))
           const turnSink: TurnSink = {
@@ -138,11 +146,8 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
             delta: (text) => {
               if (stream) emit(chunk({content: text}))
             },
-            toolCall: (call) => {
-              const index = toolCalls.length
-              toolCalls.push({id: call.callId, type: 'function', function: {name: call.name, arguments: call.arguments}})
-              if (stream) emit(chunk({tool_calls: [{index, id: call.callId, type: 'function', function: {name: call.name, arguments: call.arguments}}]}))
-            },
+            // The agent's tool calls run on the gateway (the client is not asked to run them).
+            toolCall: () => {},
           }
           const outcomeP: Promise<TurnOutcome> = runAgentTurn(
             {
@@ -154,7 +159,16 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
               url: services.url,
               timeoutMs,
             },
-            {agent, userId: auth.user.id, history: conversation.history, prompt: conversation.prompt, extraSystem: conversation.system, signal: controller.signal},
+            {
+              agent,
+              userId: auth.user.id,
+              history: conversation.history,
+              prompt: conversation.prompt,
+              extraSystem: conversation.system,
+              signal: controller.signal,
+              // Nobody can be asked here: read-only, pre-approved and granted tools run, the rest are denied.
+              tools: () => tools.forTurn({orgId: auth.org.id, userId: auth.user.id, agent}),
+            },
             turnSink,
           )
           const entry = {controller, done: outcomeP}
@@ -181,7 +195,7 @@ export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: 
               choices: [
                 {
                   index: 0,
-                  message: {role: 'assistant', content: outcome.text, refusal: null, ...(toolCalls.length > 0 ? {tool_calls: toolCalls} : {})},
+                  message: {role: 'assistant', content: outcome.text, refusal: null},
                   logprobs: null,
                   finish_reason: finishReasonOf(outcome.finishReason),
                 },

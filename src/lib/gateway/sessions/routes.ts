@@ -15,6 +15,7 @@ import type {SessionEvent} from './hub.js'
 import {type PostMessageBody, SESSION_KEY_PATTERN, createSessionSchema, postMessageSchema, quickCreateSession, quickPostMessage} from './schema.js'
 import {SessionService, sessionNotAccessible, type SessionServiceOptions} from './service.js'
 import {sseResponse} from './sse.js'
+import {toolServiceOf} from '../tools/service.js'
 
 export interface SessionRoutesOptions extends Partial<Pick<SessionServiceOptions, 'timeoutMs' | 'disconnectGraceMs' | 'shutdownWaitMs' | 'grants' | 'deliverBeforeStored' | 'commitWindowMs'>> {
   pingMs?: number
@@ -53,7 +54,10 @@ export function createSessionRoutes(options: SessionRoutesOptions = {}): RouteMo
   return {
     name: 'sessions',
     register(app, services: Services) {
+      // Made before the sessions' shutdown hook is registered, so that it closes after the turns end.
+      const tools = toolServiceOf(services)
       const sessions = new SessionService({
+        tools,
         store: services.store,
         env: services.env,
         installKey: services.installKey,

@@ -18,6 +18,8 @@ import {SessionCaches} from './caches.js'
 import {type HubRegistry, ID_BLOCK, type Listener, type SessionHub, type TurnControl} from './hub.js'
 import type {CreateSessionBody} from './schema.js'
 import type {SseSink} from './sse.js'
+import type {ToolService} from '../tools/service.js'
+import {fromStored, toStored} from './prompt.js'
 import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnEnvironment, type TurnOutcome} from './turn.js'
 
 export interface SessionServiceOptions {
@@ -51,6 +53,8 @@ export interface SessionServiceOptions {
    */
   commitWindowMs?: number
   grants?: GrantFinder
+  /** The agents' MCP tools (tools/service.ts); without it no tool is offered. */
+  tools?: ToolService
 }
 
 /** See SessionServiceOptions.commitWindowMs. */
@@ -66,9 +70,15 @@ export interface SessionView {
 
 export interface MessageView {
   messageId: string
-  role: 'user' | 'assistant'
+  role: 'user' | 'assistant' | 'tool'
   content: string
   status: 'complete' | 'partial'
+  /** On an assistant message that called tools. */
+  toolCalls?: {callId: string; name: string; arguments: string}[]
+  /** On a tool message: the call it answers. */
+  callId?: string
+  name?: string
+  isError?: boolean
   createdAt: string
 }
 
@@ -108,7 +118,17 @@ export function toSessionView(row: SessionRow): SessionView {
 }
 
 function toMessageView(row: SessionMessageRow): MessageView {
-  return {messageId: row.messageId, role: row.role, content: row.content, status: row.status, createdAt: row.createdAt.toISOString()}
+  const view: MessageView = {messageId: row.messageId, role: row.role, content: row.content, status: row.status, createdAt: row.createdAt.toISOString()}
+  if (row.tool) {
+    const [m] = fromStored([row])
+    if (m?.role === 'assistant' && m.toolCalls) view.toolCalls = m.toolCalls
+    if (m?.role === 'tool') {
+      view.callId = m.callId
+      view.name = m.name
+      if (m.isError) view.isError = true
+    }
+  }
+  return view
 }
 
 export function newSessionKey(): string {
@@ -238,7 +258,7 @@ export class SessionService {
       session,
       block: block && block.last === session.lastEventId ? block : undefined,
       agent,
-      history: row.history,
+      history: fromStored(row.history),
       prefetched: {secrets: row.secrets, names, grantTargets: new Set(row.grantTargets)},
       pruneBefore,
     }
@@ -414,6 +434,7 @@ export class SessionService {
   private async runTurn(hub: SessionHub, turn: PreparedTurn, control: TurnControl, content: string, dryRun: boolean): Promise<void> {
     const {session, agent} = turn
     const {messageId} = control
+    const tools = this.opts.tools
     const signal = control.controller.signal
     // Publishing never waits: ids are reserved, the log is written at the end of the turn.
     const emit = (event: string, data: Record<string, unknown>) => hub.publish(event, {messageId, ...data}, messageId)
@@ -424,15 +445,26 @@ export class SessionService {
     try {
       if (!agent) {
         const denied = agentNotAccessible(session.agentId)
-        outcome = {kind: 'error', text: '', error: {code: denied.code, message: denied.message}}
+        outcome = {kind: 'error', text: '', messages: [], error: {code: denied.code, message: denied.message}}
       } else {
         outcome = await runAgentTurn(
           this.turnEnv,
-          {agent, userId: session.userId, history: turn.history, prompt: content, signal, dryRun, prefetched: turn.prefetched},
+          {
+            agent,
+            userId: session.userId,
+            history: turn.history,
+            prompt: content,
+            signal,
+            dryRun,
+            prefetched: turn.prefetched,
+            tools: tools && (() => tools.forTurn({orgId: session.orgId, userId: session.userId, agent, sessionKey: session.key, dryRun})),
+          },
           {
             turn: (info) => emit('turn', {agentId: session.agentId, provider: info.provider, model: info.model}),
             delta: deltaSink,
-            toolCall: (call) => emit('tool_call', call),
+            toolCall: (call) => emit('tool_call', {...call}),
+            approvalRequired: (info) => emit('approval_required', {...info}),
+            toolResult: (result) => emit('tool_result', {...result}),
           },
         )
       }
@@ -440,7 +472,7 @@ export class SessionService {
       const error = signal.aborted && signal.reason instanceof TurnAbort ? {code: signal.reason.code, message: signal.reason.message} : {code: 'INTERNAL', message: 'the turn failed inside the gateway', hint: 'the gateway log has the details'}
       if (error.code === 'INTERNAL') this.opts.log('error', `turn ${messageId}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
       // runAgentTurn only throws before the provider is called: there is no partial reply.
-      outcome = {kind: 'error', text: '', error}
+      outcome = {kind: 'error', text: '', messages: [], error}
     }
 
     const data: Record<string, unknown> =
@@ -448,7 +480,12 @@ export class SessionService {
         ? {messageId, finishReason: outcome.finishReason, usage: {inputTokens: outcome.usage.inputTokens, outputTokens: outcome.usage.outputTokens}}
         : {messageId, ...outcome.error}
     const messages: NewSessionMessage[] = [{messageId, role: 'user', content}]
-    if (outcome.text) messages.push({messageId, role: 'assistant', content: outcome.text, status: outcome.kind === 'done' ? 'complete' : 'partial'})
+    const stored = toStored(outcome.messages)
+    for (const [i, m] of stored.entries()) {
+      // The last reply of a failed turn is a partial one (tool calls and results are whole).
+      const partial = outcome.kind === 'error' && i === stored.length - 1 && m.role === 'assistant' && !m.tool
+      messages.push({messageId, role: m.role, content: m.content, status: partial ? 'partial' : 'complete', tool: m.tool ?? null})
+    }
     // The messages and the events in ONE transaction (shared with the other turns ending now).
     await hub.publishTerminal(
       outcome.kind,

@@ -198,6 +198,49 @@ CREATE UNIQUE INDEX oauth_grants_owner_key ON oauth_grants (org_id, user_id, age
 CREATE INDEX oauth_grants_refresh_idx ON oauth_grants (expires_at) WHERE refresh_token IS NOT NULL;
 `,
   },
+  {
+    version: 4,
+    name: 'tools',
+    sql: `
+-- Tool calls and results are part of a session's history: an assistant message may carry the
+-- tool calls it made, and a 'tool' message is the result of one call. \`tool\` is JSON:
+-- {"calls":[{"callId","name","arguments"}]} on an assistant message,
+-- {"callId","name","isError"} on a tool message.
+ALTER TABLE session_messages DROP CONSTRAINT session_messages_role_check;
+ALTER TABLE session_messages ADD CONSTRAINT session_messages_role_check CHECK (role IN ('user', 'assistant', 'tool'));
+ALTER TABLE session_messages ADD COLUMN tool text;
+
+-- Standing approvals of a user for one tool of an agent ("1h", "24h", "always" = no expiry).
+CREATE TABLE tool_grants (
+  org_id      text NOT NULL,
+  user_id     text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  agent_id    text NOT NULL,
+  path        text NOT NULL CHECK (path ~ '^/mcp/[^/]+/tools/[^/]+$'),
+  expires_at  timestamptz,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (org_id, user_id, agent_id, path),
+  FOREIGN KEY (org_id, agent_id) REFERENCES agents (org_id, agent_id) ON DELETE CASCADE
+);
+
+-- Tool calls waiting for (or given) a decision. A decision is claimed once: the row is updated
+-- only while decision IS NULL. The owner columns bind it to the session's org and user.
+CREATE TABLE tool_approvals (
+  session_key  text NOT NULL REFERENCES sessions (key) ON DELETE CASCADE,
+  call_id      text NOT NULL,
+  org_id       text NOT NULL,
+  user_id      text NOT NULL,
+  agent_id     text NOT NULL,
+  server       text NOT NULL,
+  tool         text NOT NULL,
+  decision     text CHECK (decision IN ('once', '1h', '24h', 'always', 'deny', 'timeout', 'cancelled')),
+  expires_at   timestamptz NOT NULL,
+  decided_at   timestamptz,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (session_key, call_id)
+);
+CREATE INDEX tool_approvals_expiry_idx ON tool_approvals (expires_at);
+`,
+  },
 ]
 
 /** The schema version this build of lobu expects. */

@@ -83,8 +83,8 @@ describe.each(storeDrivers())('session hot-path statements on $name', ({name, op
       expect(row.session).toMatchObject({key: k, orgId: orgA, userId: user, agentId: 'support'})
       expect(row.agent?.spec?.files.identity).toBe('A support')
       expect(row.history).toEqual([
-        {role: 'user', content: "it's \"quoted\" \\ é"},
-        {role: 'assistant', content: 'answer'},
+        {role: 'user', content: "it's \"quoted\" \\ é", tool: null},
+        {role: 'assistant', content: 'answer', tool: null},
       ])
       // Only the secrets the agent's providers name.
       expect([...row.secrets]).toEqual([['OPENAI_API_KEY', 'v1:aaaa']])

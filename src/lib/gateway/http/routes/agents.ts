@@ -1,7 +1,8 @@
 import {agentIdSchema, agentPutSchema} from '../../agents/schema.js'
 import {agentUrlProblems} from '../../egress/index.js'
+import {stdioRefusal} from '../../tools/policy.js'
 import {requireScope} from '../auth.js'
-import {badRequest} from '../errors.js'
+import {HttpError, badRequest} from '../errors.js'
 import type {RouteModule} from '../types.js'
 import {jsonBody, param} from '../validate.js'
 
@@ -24,6 +25,8 @@ export const agentRoutes: RouteModule = {
       if (refused.length > 0) {
         throw badRequest('INVALID_REQUEST', `invalid request: ${refused.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`, 'the gateway operator can allow a destination with LOBU_EGRESS_ALLOW')
       }
+      const stdio = stdioRefusal(services.store.kind, services.env, [{id, mcp: body.mcp}])
+      if (stdio) throw new HttpError(400, 'STDIO_NOT_ALLOWED', stdio.message, stdio.hint)
       const {created, agent} = await services.agents.put(c.get('auth').org.id, id, body)
       return c.json(agent, created ? 201 : 200)
     })

@@ -23,7 +23,7 @@ export interface SessionRow {
   updatedAt: Date
 }
 
-export type MessageRole = 'user' | 'assistant'
+export type MessageRole = 'user' | 'assistant' | 'tool'
 
 export interface SessionMessageRow {
   messageId: string
@@ -31,6 +31,8 @@ export interface SessionMessageRow {
   content: string
   /** `partial`: an assistant reply cut short by an error or an abort. */
   status: 'complete' | 'partial'
+  /** Tool data (migration 4), JSON: `{"calls":[…]}` on an assistant message, `{"callId","name","isError"}` on a tool message. */
+  tool: string | null
   createdAt: Date
 }
 
@@ -39,6 +41,8 @@ export interface NewSessionMessage {
   role: MessageRole
   content: string
   status?: 'complete' | 'partial'
+  /** See SessionMessageRow.tool. */
+  tool?: string | null
 }
 
 export interface SessionOwner {
@@ -67,6 +71,7 @@ function toMessage(r: Raw): SessionMessageRow {
     role: String(r.role) as MessageRole,
     content: String(r.content),
     status: String(r.status) === 'partial' ? 'partial' : 'complete',
+    tool: toStringOrNull(r.tool),
     createdAt: toDate(r.created_at),
   }
 }
@@ -100,8 +105,8 @@ export interface TurnLoadRow {
     createdAt: Date
     updatedAt: Date
   }
-  /** The history, oldest first. */
-  history: {role: MessageRole; content: string}[]
+  /** The history, oldest first (`tool`: see SessionMessageRow.tool). */
+  history: {role: MessageRole; content: string; tool: string | null}[]
   /** Org secrets named by the agent's providers (`key.kind = "secret"`): name → ciphertext. */
   secrets: Map<string, string>
   /** Providers the user holds a grant of for this agent (any status). */
@@ -143,7 +148,7 @@ SELECT req.ord, s.key, s.org_id, s.user_id, s.agent_id, s.thread, s.last_event_i
   ${AGENT_VERSION} AS agent_version,
   CASE WHEN ${AGENT_VERSION} IS DISTINCT FROM req.agent_version THEN a.spec END AS agent_spec,
   a.managed_by AS agent_managed_by, a.created_at AS agent_created_at, a.updated_at AS agent_updated_at,
-  ARRAY(SELECT json_build_array(m.role, m.content)::text FROM session_messages m WHERE m.session_key = s.key ORDER BY m.seq) AS history,
+  ARRAY(SELECT json_build_array(m.role, m.content, m.tool)::text FROM session_messages m WHERE m.session_key = s.key ORDER BY m.seq) AS history,
   ARRAY(SELECT json_build_array(x.name, x.ciphertext)::text FROM secrets x
         WHERE x.org_id = s.org_id
           AND a.spec -> 'providers' @> jsonb_build_array(jsonb_build_object('key', jsonb_build_object('kind', 'secret', 'name', x.name)))) AS secrets,
@@ -156,15 +161,15 @@ LEFT JOIN agents a ON a.org_id = s.org_id AND a.agent_id = s.agent_id`
 function toTurnLoad(r: Raw): TurnLoadRow {
   const version = toStringOrNull(r.agent_version)
   const spec = r.agent_spec === null || r.agent_spec === undefined ? undefined : toJson<AgentSpec>(r.agent_spec)
-  const pairs = (value: unknown) => (Array.isArray(value) ? value.map((v) => JSON.parse(String(v)) as [string, string]) : [])
+  const pairs = (value: unknown) => (Array.isArray(value) ? value.map((v) => JSON.parse(String(v)) as [string, string, (string | null)?]) : [])
   return {
     session: toSession(r),
     agent:
       version === null
         ? undefined
         : {version, spec, managedBy: toStringOrNull(r.agent_managed_by), createdAt: toDate(r.agent_created_at), updatedAt: toDate(r.agent_updated_at)},
-    history: pairs(r.history).map(([role, content]) => ({role: role as MessageRole, content})),
-    secrets: new Map(pairs(r.secrets)),
+    history: pairs(r.history).map(([role, content, tool]) => ({role: role as MessageRole, content, tool: tool ?? null})),
+    secrets: new Map(pairs(r.secrets).map(([name, ciphertext]) => [name, ciphertext] as const)),
     grantTargets: Array.isArray(r.grant_targets) ? r.grant_targets.map(String) : [],
   }
 }
@@ -183,9 +188,9 @@ WITH u AS (
   WHERE sessions.key = i.key
   RETURNING sessions.key, sessions.last_event_id
 ), m AS (
-  INSERT INTO session_messages (session_key, message_id, role, content, status)
-  SELECT v.session_key, v.message_id, v.role, ${b64(encoded, 'v.content')}, v.status
-  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS v (session_key, message_id, role, content, status, ord)
+  INSERT INTO session_messages (session_key, message_id, role, content, status, tool)
+  SELECT v.session_key, v.message_id, v.role, ${b64(encoded, 'v.content')}, v.status, ${b64(encoded, 'v.tool')}
+  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $15::text[]) WITH ORDINALITY AS v (session_key, message_id, role, content, status, tool, ord)
   JOIN u ON u.key = v.session_key
   ORDER BY v.ord
   RETURNING 1
@@ -418,7 +423,7 @@ export function sessionRepo(sql: Sql, options: SessionRepoOptions = {}): Session
     },
     async messages(key) {
       const rows = await sql.query<Raw>(
-        'SELECT message_id, role, content, status, created_at FROM session_messages WHERE session_key = $1 ORDER BY seq',
+        'SELECT message_id, role, content, status, tool, created_at FROM session_messages WHERE session_key = $1 ORDER BY seq',
         [key],
       )
       return rows.map(toMessage)
@@ -429,11 +434,11 @@ export function sessionRepo(sql: Sql, options: SessionRepoOptions = {}): Session
       if (messages.length === 0) return true
       const params: unknown[] = [key]
       const values = messages.map((m) => {
-        params.push(m.messageId, m.role, m.content, m.status ?? 'complete')
+        params.push(m.messageId, m.role, m.content, m.status ?? 'complete', m.tool ?? null)
         const n = params.length
-        return `($1, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`
+        return `($1, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`
       })
-      await sql.query(`INSERT INTO session_messages (session_key, message_id, role, content, status) VALUES ${values.join(', ')}`, params)
+      await sql.query(`INSERT INTO session_messages (session_key, message_id, role, content, status, tool) VALUES ${values.join(', ')}`, params)
       return true
     },
     async reserveEventIds(key, count) {
@@ -519,7 +524,7 @@ export function sessionRepo(sql: Sql, options: SessionRepoOptions = {}): Session
       const messages = items.flatMap((i) => i.messages.map((m) => ({key: i.key, ...m})))
       const events = items.flatMap((i) => packEvents(i.events).map((e) => ({key: i.key, ...e})))
       const prune = items.filter((i) => i.pruneBefore)
-      const rows = await run('lobu_commit_turns_v1', commitTurnsSql, [
+      const rows = await run('lobu_commit_turns_v2', commitTurnsSql, [
         {type: 'text', values: items.map((i) => i.key)},
         {type: 'bigint', values: items.map((i) => i.reserveNext ?? 0)},
         {type: 'text', values: messages.map((m) => m.key)},
@@ -534,6 +539,7 @@ export function sessionRepo(sql: Sql, options: SessionRepoOptions = {}): Session
         {type: 'text', values: events.map((e) => e.data), free: true},
         {type: 'text', values: prune.map((i) => i.key)},
         {type: 'timestamptz', values: prune.map((i) => i.pruneBefore!)},
+        {type: 'text', values: messages.map((m) => m.tool ?? null), free: true},
       ])
       for (const r of rows) live.set(String(r.key), Number(r.last_event_id))
       return live
