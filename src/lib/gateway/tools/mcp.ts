@@ -26,6 +26,7 @@ import {StreamableHTTPClientTransport} from '@modelcontextprotocol/sdk/client/st
 import type {Transport} from '@modelcontextprotocol/sdk/shared/transport.js'
 
 import {decryptSecret} from '../crypto/index.js'
+import {egressRefusal, type EgressPolicy} from '../egress/index.js'
 import type {Logger} from '../http/types.js'
 import type {AgentRow, McpSpec, Store} from '../store/types.js'
 import {networkRefusal} from './policy.js'
@@ -89,6 +90,12 @@ export interface McpPoolOptions {
   projectRoot?: string
   /** The caller's OAuth access token for an HTTP server with an `oauth` table. */
   bearer?: (key: ConnectionKey) => Promise<string>
+  /**
+   * The egress guard: on a team gateway an HTTP server's URL is tenant-set, so every request of
+   * its transport goes through the guard's fetch (each address checked at connect time, each
+   * redirect hop checked; docs/SECURITY.md, S27).
+   */
+  egress?: EgressPolicy
   idleMs?: number
   connectTimeoutMs?: number
   /** Transport factory override (tests, benchmarks). */
@@ -105,6 +112,9 @@ export interface ServerState {
 }
 
 function errorText(err: unknown): string {
+  // undici's fetch wraps what the egress guard refused as "fetch failed": name the refusal.
+  const refused = egressRefusal(err)
+  if (refused) return refused.message
   return err instanceof Error ? err.message : String(err)
 }
 
@@ -422,8 +432,13 @@ export class McpPool {
         throw new McpAuthError(`no usable OAuth connection for "${key.server}" (${errorText(err)})`)
       }
     }
+    const egress = this.opts.egress
+    if (egress?.guarded) egress.assertUrl(url)
+    const send: typeof fetch = egress?.guarded ? (u, init) => egress.fetch(u instanceof Request ? u.url : u, init) : fetch
     const requestInit: RequestInit = {headers}
-    return spec.type === 'sse' ? new SSEClientTransport(new URL(url), {requestInit, eventSourceInit: {fetch: (u, init) => fetch(u, {...init, headers: {...(init?.headers as Record<string, string>), ...headers}})}}) : new StreamableHTTPClientTransport(new URL(url), {requestInit})
+    return spec.type === 'sse'
+      ? new SSEClientTransport(new URL(url), {requestInit, fetch: send, eventSourceInit: {fetch: (u, init) => send(u, {...init, headers: {...(init?.headers as Record<string, string>), ...headers}})}})
+      : new StreamableHTTPClientTransport(new URL(url), {requestInit, fetch: send})
   }
 
   /** `$NAME` values of env/headers are org secrets (stored encrypted by apply); others are literals. */

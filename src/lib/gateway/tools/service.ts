@@ -102,7 +102,7 @@ export class ToolService {
   readonly approvals: ApprovalService
   private readonly log: Logger
 
-  constructor(services: Pick<Services, 'store' | 'installKey' | 'log' | 'env' | 'project'>, options: ToolServiceOptions = {}) {
+  constructor(services: Pick<Services, 'store' | 'installKey' | 'log' | 'env' | 'project'> & Partial<Pick<Services, 'egress'>>, options: ToolServiceOptions = {}) {
     this.log = services.log
     const grants = new GrantService({store: services.store, installKey: services.installKey, log: services.log})
     this.pool = new McpPool({
@@ -111,6 +111,7 @@ export class ToolService {
       log: services.log,
       env: services.env,
       projectRoot: services.project?.root,
+      egress: services.egress,
       idleMs: options.idleMs,
       connectTimeoutMs: options.connectTimeoutMs,
       bearer: async (key) => (await grants.accessToken({orgId: key.orgId, userId: key.userId, agentId: key.agentId, kind: 'mcp', target: key.server})).accessToken,
