@@ -12,6 +12,7 @@ import {createHash} from 'node:crypto'
 import type {ApplyRequest, ApplyResult, DesiredAgent, DesiredState, Plan, PlanChange, PlanSummary} from '../../contract/apply.js'
 import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
 import type {AgentRow, AgentSpec, SecretRow, Store, StoreTx} from '../store/types.js'
+import {encryptSecret, keyedHash} from '../crypto/index.js'
 import {HttpError, conflict} from '../http/errors.js'
 import {newId} from '../store/ids.js'
 import {canonicalJson, diffSpecs} from './diff.js'
@@ -20,6 +21,14 @@ import {canonicalJson, diffSpecs} from './diff.js'
 export interface SecretCodec {
   encrypt(value: string): string
   keyedHash(value: string): string
+}
+
+/** The install key's codec: AES-256-GCM at rest (docs/SECURITY.md S6), keyed hash for comparisons. */
+export function secretCodec(installKey: Buffer): SecretCodec {
+  return {
+    encrypt: (value) => encryptSecret(installKey, value),
+    keyedHash: (value) => keyedHash(installKey, value),
+  }
 }
 
 export interface ApplyServiceOptions {
@@ -170,6 +179,7 @@ async function loadState(tx: StoreTx, orgId: string): Promise<OrgState> {
   const [agents, secrets] = await Promise.all([tx.agents.list(orgId), tx.secrets.list(orgId)])
   return {agents, secrets}
 }
+
 
 /**
  * Serialize applies of one org across connections (PostgreSQL): a second apply waits here,

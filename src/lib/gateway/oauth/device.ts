@@ -119,6 +119,16 @@ export class DeviceService {
   }
 
   /** `POST /oauth/device/code`. */
+  /**
+   * Per-address limit of an anonymous endpoint on a team gateway (a local gateway's clients are
+   * all loopback): the seconds to wait when `address` is over `limit`, else undefined.
+   */
+  async overAddressLimit(address: string | undefined, limit: Limit): Promise<number | undefined> {
+    if (!this.#limitAddresses || !address) return undefined
+    const counted = await countAttempt(this.#store, limit, address, this.#now())
+    return counted.ok ? undefined : counted.retryAfterSeconds
+  }
+
   async create(input: {clientId?: string; scope?: string}, baseUrl: string): Promise<DeviceCodeResponse> {
     const clientId = input.clientId?.trim()
     if (!clientId) throw new OAuthProtocolError('invalid_request', 'client_id is required')
