@@ -181,15 +181,6 @@ async function loadState(tx: StoreTx, orgId: string): Promise<OrgState> {
 }
 
 
-/**
- * Serialize applies of one org across connections (PostgreSQL): a second apply waits here,
- * then sees the first one's writes and fails its fingerprint check instead of overwriting them.
- * Released at commit or rollback.
- */
-async function lockOrg(tx: StoreTx, orgId: string): Promise<void> {
-  await tx.sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`lobu:apply:${orgId}`])
-}
-
 export const planNotFound = () =>
   new HttpError(404, 'PLAN_NOT_FOUND', 'this plan is unknown or has expired', 'Make a new plan and apply it.')
 
@@ -248,7 +239,10 @@ export class ApplyService {
     }
 
     const result = await this.store.transaction(async (tx) => {
-      await lockOrg(tx, orgId)
+      // Applies of one org are serialised across connections (PostgreSQL): a second apply waits
+      // here, then sees the first one's writes and fails its fingerprint check instead of
+      // overwriting them. Released at commit or rollback.
+      await tx.locks.applyOrg(orgId)
       const state = await loadState(tx, orgId)
       if (fingerprintOf(state, desired) !== request.fingerprint) throw planStale()
       const computed = computeChanges(state, desired, prune, this.codec)
