@@ -102,3 +102,88 @@ export interface ConnectionView {
   createdAt: string
   updatedAt: string
 }
+
+// ---------- /api/v1/agents (agents:read, agents:write) ----------
+// What the API shows of an agent: never a key value, never MCP header or env values.
+
+export interface AgentProviderView {
+  id: string
+  model: string
+  /** `secret:NAME`, `env:NAME` or `none`: where the key comes from, never the key. */
+  keySource: string
+  baseUrl?: string
+}
+
+export interface AgentSummary {
+  id: string
+  name: string
+  description: string | null
+  providers: AgentProviderView[]
+  mcp: string[]
+  managedBy: string | null
+  updatedAt: string
+}
+
+export interface McpServerView {
+  type: string
+  url?: string
+  command?: string
+  /** Names only: values may be credentials. */
+  envNames: string[]
+  headerNames: string[]
+  oauth: boolean
+  authScope?: string
+}
+
+export interface AgentDetail extends AgentSummary {
+  createdAt: string
+  files: {identity: boolean; soul: boolean; user: boolean; skills: string[]}
+  mcpServers: Record<string, McpServerView>
+  network: {allowed: string[]; denied: string[]}
+  tools: {preApproved: string[]; allowed: string[]; denied: string[]}
+}
+
+// ---------- /api/v1/sessions (chat) ----------
+
+/** `POST /api/v1/sessions` body. */
+export interface CreateSessionRequest {
+  /** Default: the org's `default` agent. */
+  agentId?: string
+  thread?: string
+  /** Start the thread afresh: its session and messages so far are deleted. */
+  forceNew?: boolean
+}
+
+/** `POST /api/v1/sessions` answer (201 created, 200 resumed). */
+export interface SessionView {
+  sessionKey: string
+  agentId: string
+  thread: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface MessageView {
+  messageId: string
+  role: 'user' | 'assistant'
+  content: string
+  status: 'complete' | 'partial'
+  createdAt: string
+}
+
+/** `GET /api/v1/sessions/:key`. */
+export interface SessionDetail extends SessionView {
+  messages: MessageView[]
+}
+
+/** `POST /api/v1/sessions/:key/messages` body. */
+export interface PostMessageRequest {
+  content: string
+  /** Tools that are not read-only are skipped, not run. */
+  dryRun?: boolean
+}
+
+/** `POST /api/v1/sessions/:key/messages` answer without `Accept: text/event-stream` (202). */
+export interface MessageAccepted {
+  messageId: string
+}

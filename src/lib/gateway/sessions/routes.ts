@@ -5,6 +5,7 @@
 import type {Context} from 'hono'
 import {z} from 'zod'
 
+import type {MessageAccepted} from '../../contract/api.js'
 import type {AuthContext} from '../auth/authenticate.js'
 import {HttpError, badRequest} from '../http/errors.js'
 import {requireScope} from '../http/auth.js'
@@ -71,7 +72,7 @@ export const sessionRoutes: RouteModule = {
       const body = parsed.value
       if (!wantsStream(c)) {
         const {control} = sessions.startTurn(turn, body.content, {dryRun: body.dryRun, attached: false})
-        return c.json({messageId: control.messageId}, 202)
+        return c.json<MessageAccepted>({messageId: control.messageId}, 202)
       }
       // The response IS this turn's stream: only its events, closed after its terminal event.
       let pending: SessionEvent[] | undefined = []
