@@ -66,6 +66,16 @@ async function fieldsOr400(c: Context): Promise<Record<string, string>> {
   }
 }
 
+/** Fields of an OAuth client's form-or-JSON body, or the RFC 6749 error answer when unreadable. */
+async function clientFields(c: Context): Promise<Record<string, string> | Response> {
+  try {
+    return await readFields(c)
+  } catch (err) {
+    if (err instanceof BodyError) return oauthError(c, 400, 'invalid_request', err.message)
+    throw err
+  }
+}
+
 /** Browsers send Sec-Fetch-Site: a form posted from another site is refused (CSRF). */
 function crossSite(c: Context): boolean {
   const site = c.req.header('sec-fetch-site')
