@@ -87,6 +87,57 @@ export interface CreatedOrg {
   token: CreatedToken
 }
 
+// ---------- oauth: device login (RFC 8628), no token ----------
+
+/** `POST /oauth/device/code` answer (form or JSON body: client_id, scope). */
+export interface DeviceCodeResponse {
+  device_code: string
+  user_code: string
+  verification_uri: string
+  verification_uri_complete: string
+  expires_in: number
+  interval: number
+}
+
+/** `POST /oauth/token` answer once the login is approved (grant_type device_code). */
+export interface DeviceTokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  scope: string
+  expires_in?: number
+}
+
+/** `POST /oauth/device/approve` answer (a `tokens:write` token approves a user code). */
+export interface DeviceApproved {
+  approved: true
+  clientId: string
+  scopes: string[]
+  org: string
+}
+
+// ---------- oauth: account connections (oauth scope) ----------
+
+/** `POST /api/v1/oauth/connect` body. */
+export interface ConnectRequest {
+  agentId: string
+  /** An MCP server id of the agent (with an `oauth` table). */
+  target: string
+}
+
+/** `POST /api/v1/oauth/connect` answer (201): where the user authorizes, until when. */
+export interface ConnectStart {
+  authorizeUrl: string
+  state: string
+  expiresAt: string
+}
+
+/** `POST /api/v1/oauth/keys` body: the caller's own key for a provider of an agent. */
+export interface ProviderKeyRequest {
+  agentId: string
+  providerId: string
+  key: string
+}
+
 // ---------- oauth: /api/v1/oauth/connections ----------
 
 /** A connection of the caller (an OAuth grant or a stored provider key); never its secret. */

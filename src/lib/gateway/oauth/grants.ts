@@ -13,7 +13,7 @@
  * Every grant query takes the caller's org and user (docs/SECURITY.md S4). Tokens never leave this module except
  * as the access token of `accessToken` / `connectionToken`.
  */
-import type {ConnectionView} from '../../contract/api.js'
+import type {ConnectStart, ConnectionView} from '../../contract/api.js'
 import {agentNotAccessible} from '../agents/service.js'
 import type {AuthContext} from '../auth/authenticate.js'
 import {decryptSecret, encryptSecret} from '../crypto/index.js'
@@ -33,12 +33,6 @@ const LEASE_MS = 30_000
 
 
 export type {ConnectionView}
-
-export interface ConnectStart {
-  authorizeUrl: string
-  state: string
-  expiresAt: string
-}
 
 /** A user's own key for a provider of an agent, in the shape the credential resolution takes. */
 export interface UserProviderKey {
