@@ -96,13 +96,8 @@ export const oauthRoutes: RouteModule = {
         c.header('retry-after', String(wait))
         return oauthError(c, 429, 'slow_down', `too many device codes requested from this address: retry in ${wait} s`)
       }
-      let fields
-      try {
-        fields = await readFields(c)
-      } catch (err) {
-        if (err instanceof BodyError) return oauthError(c, 400, 'invalid_request', err.message)
-        throw err
-      }
+      const fields = await clientFields(c)
+      if (fields instanceof Response) return fields
       try {
         return c.json(await device.create({clientId: fields.client_id, scope: fields.scope}, publicBaseUrl(c, services.env)))
       } catch (err) {
@@ -115,13 +110,8 @@ export const oauthRoutes: RouteModule = {
     })
 
     app.post('/oauth/token', async (c) => {
-      let fields
-      try {
-        fields = await readFields(c)
-      } catch (err) {
-        if (err instanceof BodyError) return oauthError(c, 400, 'invalid_request', err.message)
-        throw err
-      }
+      const fields = await clientFields(c)
+      if (fields instanceof Response) return fields
       if (!fields.grant_type) return oauthError(c, 400, 'invalid_request', 'grant_type is required')
       if (fields.grant_type !== DEVICE_GRANT_TYPE) return oauthError(c, 400, 'unsupported_grant_type', `this endpoint only serves ${DEVICE_GRANT_TYPE}`)
       try {
