@@ -9,7 +9,6 @@ import {execa} from 'execa'
 import {OAuth2Server} from 'oauth2-mock-server'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {createOAuthRoutes} from '../../src/lib/gateway/oauth/routes.js'
 import {rawRequest, startTestGateway, type TestGateway} from '../support/gateway.js'
 import {BIN, type Sandbox, createSandbox, runLobu} from './helpers.js'
 
@@ -53,7 +52,7 @@ describe('lobu oauth (e2e)', () => {
     provider = new OAuth2Server()
     await provider.issuer.keys.generate('RS256')
     await provider.start(0, '127.0.0.1')
-    gw = await startTestGateway({routes: [createOAuthRoutes({deviceIntervalSeconds: 1, refreshIntervalMs: 0})]})
+    gw = await startTestGateway({services: {oauth: {deviceIntervalSeconds: 1, refreshIntervalMs: 0}}})
     const org = await gw.api('/api/v1/admin/orgs', {method: 'POST', body: {slug: 'acme', name: 'Acme', owner: {email: 'ada@acme.test', name: 'Ada', password: PASSWORD}}})
     expect(org.status, org.text).toBe(201)
     const issuer = provider.issuer.url!

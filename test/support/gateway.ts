@@ -69,6 +69,8 @@ export interface StartTestGatewayOptions {
   project?: {id: string; root: string}
   /** Extra route modules (mounted after the core ones). */
   routes?: readonly RouteModule[]
+  /** Settings of the gateway's services other than their defaults (see src/lib/gateway/services.ts). */
+  services?: GatewayOptions['services']
   /** Receives the gateway's log lines (default: errors to stderr). */
   logger?: Logger
   /** What the gateway gets instead of the store (e.g. one that holds some statements); `store` stays the real one. */
@@ -133,6 +135,7 @@ export async function startTestGateway(opts: StartTestGatewayOptions = {}): Prom
       store: opts.wrapStore ? opts.wrapStore(store) : store,
       installKey: randomBytes(32),
       routes: opts.routes,
+      services: opts.services,
       upkeep: opts.upkeep,
       durable: opts.durable,
       team: opts.team ?? false,

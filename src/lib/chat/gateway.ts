@@ -14,6 +14,7 @@ import {projectIdOf} from '../config/project-id.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'
+import type {HealthResponse} from '../contract/api.js'
 
 export interface LocalGatewayOptions {
   ctx: Pick<ResolvedContext, 'name' | 'url'>
@@ -35,11 +36,8 @@ export interface EnsuredGateway {
   booted: boolean
 }
 
-export interface Health {
-  ok?: boolean
-  version?: string
-  project?: string | null
-}
+/** What /health told: the gateway's answer, or `{ok: false}` while it starts or stops (503). */
+export type Health = HealthResponse | {ok: false}
 
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname
@@ -70,7 +68,7 @@ export async function probeHealth(url: string, timeoutMs = 2_000, signal?: Abort
 function warnOnOtherProject(opts: Pick<LocalGatewayOptions, 'ctx' | 'project' | 'warn'>, health: Health): void {
   if (!opts.project) return
   const expected = projectIdOf(opts.project).id
-  const served = health.project ?? null
+  const served = health.ok ? health.project : null
   if (served === expected) return
   opts.warn(
     served

@@ -12,6 +12,7 @@ import {type EnsuredGateway, isLoopbackUrl, openLocalSession} from './gateway.js
 import {humanRenderer, jsonRenderer, type Output, type Renderer, type Spinner} from './render.js'
 import {ChatInterrupted, followTurn, type ChatEvent} from './stream.js'
 import type {AskApproval, ToolActivity} from './tools.js'
+import type {CreateSessionRequest, SessionView} from '../contract/api.js'
 
 /** Events that load the tool display and approvals (./tools.ts). */
 const TOOL_EVENTS = new Set(['tool_call', 'approval_required', 'tool_result'])
@@ -76,12 +77,6 @@ export interface ChatResult {
   terminal: ChatEvent
 }
 
-interface SessionAnswer {
-  sessionKey: string
-  agentId: string
-  thread: string
-}
-
 /** A thread id for a one-shot chat: `chat-20250101T120000-1a2b3c`. */
 export function newThreadId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15)
@@ -126,13 +121,13 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
     if (!thread) stderrLine(dim(`No earlier thread with ${agent ? `agent "${agent}"` : 'the default agent'} on context "${ctx.name}": starting a new one`))
   }
   thread ??= newThreadId()
-  const body: Record<string, unknown> = {thread}
+  const body: CreateSessionRequest = {thread}
   if (agent) body.agentId = agent
   if (opts.forceNew && opts.thread) body.forceNew = true
-  const openSession = (client: ApiClient, signal: AbortSignal) => client.post<SessionAnswer>('/api/v1/sessions', body, {signal})
+  const openSession = (client: ApiClient, signal: AbortSignal) => client.post<SessionView>('/api/v1/sessions', body, {signal})
 
   let gateway: EnsuredGateway = {booted: false}
-  let session: SessionAnswer | undefined
+  let session: SessionView | undefined
   let renderer: Renderer | undefined
   let tools: ToolActivity | undefined
   try {
@@ -225,7 +220,7 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
 }
 
 /** After the turn: a state.json that cannot be written is a warning, not a failure of an answered chat. */
-function rememberThread(ctx: ResolvedContext, session: SessionAnswer, env: Env, stderr: Output): void {
+function rememberThread(ctx: ResolvedContext, session: SessionView, env: Env, stderr: Output): void {
   try {
     setLastThread(ctx, session.agentId, session.thread, env)
   } catch (error) {

@@ -6,6 +6,7 @@
  */
 import {LobuError, OperationError} from '../core/errors.js'
 import type {ApiClient, SseEvent} from '../client/index.js'
+import type {PostMessageRequest} from '../contract/api.js'
 
 export interface ChatEvent {
   id?: string
@@ -103,7 +104,7 @@ export async function followTurn(opts: FollowOptions): Promise<ChatEvent> {
         attempt === 0
           ? opts.client.stream(`/api/v1/sessions/${encodeURIComponent(opts.sessionKey)}/messages`, {
               method: 'POST',
-              body: opts.dryRun ? {content: opts.content, dryRun: true} : {content: opts.content},
+              body: (opts.dryRun ? {content: opts.content, dryRun: true} : {content: opts.content}) satisfies PostMessageRequest,
               signal: local.signal,
             })
           : opts.client.stream(`/api/v1/sessions/${encodeURIComponent(opts.sessionKey)}/events`, {lastEventId, signal: local.signal})

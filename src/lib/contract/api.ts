@@ -87,6 +87,57 @@ export interface CreatedOrg {
   token: CreatedToken
 }
 
+// ---------- oauth: device login (RFC 8628), no token ----------
+
+/** `POST /oauth/device/code` answer (form or JSON body: client_id, scope). */
+export interface DeviceCodeResponse {
+  device_code: string
+  user_code: string
+  verification_uri: string
+  verification_uri_complete: string
+  expires_in: number
+  interval: number
+}
+
+/** `POST /oauth/token` answer once the login is approved (grant_type device_code). */
+export interface DeviceTokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  scope: string
+  expires_in?: number
+}
+
+/** `POST /oauth/device/approve` answer (a `tokens:write` token approves a user code). */
+export interface DeviceApproved {
+  approved: true
+  clientId: string
+  scopes: string[]
+  org: string
+}
+
+// ---------- oauth: account connections (oauth scope) ----------
+
+/** `POST /api/v1/oauth/connect` body. */
+export interface ConnectRequest {
+  agentId: string
+  /** An MCP server id of the agent (with an `oauth` table). */
+  target: string
+}
+
+/** `POST /api/v1/oauth/connect` answer (201): where the user authorizes, until when. */
+export interface ConnectStart {
+  authorizeUrl: string
+  state: string
+  expiresAt: string
+}
+
+/** `POST /api/v1/oauth/keys` body: the caller's own key for a provider of an agent. */
+export interface ProviderKeyRequest {
+  agentId: string
+  providerId: string
+  key: string
+}
+
 // ---------- oauth: /api/v1/oauth/connections ----------
 
 /** A connection of the caller (an OAuth grant or a stored provider key); never its secret. */
@@ -101,4 +152,95 @@ export interface ConnectionView {
   expiresAt: string | null
   createdAt: string
   updatedAt: string
+}
+
+// ---------- /api/v1/agents (agents:read, agents:write) ----------
+// What the API shows of an agent: never a key value, never MCP header or env values.
+
+export interface AgentProviderView {
+  id: string
+  model: string
+  /** `secret:NAME`, `env:NAME` or `none`: where the key comes from, never the key. */
+  keySource: string
+  baseUrl?: string
+}
+
+export interface AgentSummary {
+  id: string
+  name: string
+  description: string | null
+  providers: AgentProviderView[]
+  mcp: string[]
+  managedBy: string | null
+  updatedAt: string
+}
+
+export interface McpServerView {
+  type: string
+  url?: string
+  command?: string
+  /** Names only: values may be credentials. */
+  envNames: string[]
+  headerNames: string[]
+  oauth: boolean
+  authScope?: string
+}
+
+export interface AgentDetail extends AgentSummary {
+  createdAt: string
+  files: {identity: boolean; soul: boolean; user: boolean; skills: string[]}
+  mcpServers: Record<string, McpServerView>
+  network: {allowed: string[]; denied: string[]}
+  tools: {preApproved: string[]; allowed: string[]; denied: string[]}
+}
+
+// ---------- /api/v1/sessions (chat) ----------
+
+/** `POST /api/v1/sessions` body. */
+export interface CreateSessionRequest {
+  /** Default: the org's `default` agent. */
+  agentId?: string
+  thread?: string
+  /** Start the thread afresh: its session and messages so far are deleted. */
+  forceNew?: boolean
+}
+
+/** `POST /api/v1/sessions` answer (201 created, 200 resumed). */
+export interface SessionView {
+  sessionKey: string
+  agentId: string
+  thread: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface MessageView {
+  messageId: string
+  role: 'user' | 'assistant' | 'tool'
+  content: string
+  status: 'complete' | 'partial'
+  /** On an assistant message that called tools. */
+  toolCalls?: {callId: string; name: string; arguments: string}[]
+  /** On a tool message: the call it answers. */
+  callId?: string
+  name?: string
+  isError?: boolean
+  createdAt: string
+}
+
+/** `GET /api/v1/sessions/:key`. */
+export interface SessionDetail extends SessionView {
+  messages: MessageView[]
+}
+
+/** `POST /api/v1/sessions/:key/messages` body. */
+export interface PostMessageRequest {
+  content: string
+  /** Tools that are not read-only are skipped, not run. */
+  dryRun?: boolean
+}
+
+/** `POST /api/v1/sessions/:key/messages` answer without `Accept: text/event-stream` (202). */
+export interface MessageAccepted {
+  messageId: string
 }

@@ -12,6 +12,7 @@ import {formatExpiry} from '../credentials/format.js'
 import {getStoredToken, tokenForContext} from '../credentials/index.js'
 import {type HealthResult, probeHealth, probeJson} from './http.js'
 import {type Check, type CheckStatus, check} from './types.js'
+import type {WhoamiResponse} from '../contract/api.js'
 
 export interface GatewayChecksOptions {
   env: NodeJS.ProcessEnv
@@ -25,13 +26,14 @@ export interface GatewayChecksOptions {
 /** Warn when a token expires within this many days. */
 const EXPIRY_WARNING_DAYS = 7
 
-interface TokenInfo {
+/** The token doctor found for a context, and where it came from. */
+interface FoundToken {
   token: string
   source: 'env' | 'stored'
   expiresAt?: string | null
 }
 
-type TokenLookup = {kind: 'token'; info: TokenInfo} | {kind: 'none'} | {kind: 'error'; message: string}
+type TokenLookup = {kind: 'token'; info: FoundToken} | {kind: 'none'} | {kind: 'error'; message: string}
 
 const RANK: Record<CheckStatus, number> = {ok: 0, warn: 1, fail: 2}
 
@@ -135,13 +137,7 @@ async function checkOne(ctx: ContextInfo, selected: boolean, opts: GatewayChecks
   return check(`gateway:${ctx.name}`, out.status, `${label}: ${out.parts.join('; ')}`, out.status === 'ok' ? undefined : out.fix)
 }
 
-interface WhoamiBody {
-  user?: {id?: string; name?: string}
-  org?: {id?: string; slug?: string}
-  token?: {expiresAt?: string | null}
-}
-
-async function whoami(ctx: ContextInfo, token: TokenInfo, source: string, local: boolean, bad: CheckStatus, out: Outcome, opts: GatewayChecksOptions): Promise<void> {
+async function whoami(ctx: ContextInfo, token: FoundToken, source: string, local: boolean, bad: CheckStatus, out: Outcome, opts: GatewayChecksOptions): Promise<void> {
   const r = await probeJson(`${ctx.url}/api/v1/whoami`, {timeoutMs: opts.timeoutMs, token: token.token})
   if (r.kind === 'unreachable') {
     add(out, 'warn', `whoami: ${r.reason}`, 'Try again; `lobu whoami -c ' + ctx.name + '` shows the error')
@@ -156,7 +152,8 @@ async function whoami(ctx: ContextInfo, token: TokenInfo, source: string, local:
     add(out, 'warn', `whoami answered HTTP ${r.status}`, `\`lobu whoami -c ${ctx.name}\` shows the error`)
     return
   }
-  const me = r.body as WhoamiBody
+  // A gateway of another version may leave fields out: doctor reads them with care.
+  const me = r.body as Partial<WhoamiResponse>
   const expiry = expiryStatus(me.token?.expiresAt ?? null, opts.now)
   const who = `${me.user?.name ?? me.user?.id ?? '?'} in org ${me.org?.slug ?? me.org?.id ?? '?'}`
   add(out, expiry.status === 'fail' ? bad : expiry.status, `signed in as ${who} (${source}, ${expiry.text})`, loginFix(ctx, local))

@@ -1,5 +1,5 @@
 /**
- * The heavy half of the gateway: services, the Hono app and every route module
+ * The heavy half of the gateway: services (built in services.ts), the Hono app and every route module
  * (which pull in hono, zod, undici and the provider clients). server.ts starts importing this
  * module at the very beginning of a boot and only awaits it once the port is bound and the
  * store is opening, so loading it overlaps with the database start.
@@ -8,15 +8,13 @@ import type {IncomingMessage, ServerResponse} from 'node:http'
 
 import {getRequestListener} from '@hono/node-server'
 
-import {AgentService} from './agents/service.js'
-import {TokenService} from './auth/token-service.js'
 import type {EgressPolicy} from './egress/index.js'
 import {buildApp} from './http/app.js'
 import {coreRoutes} from './http/routes/index.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
-import {OrgService} from './orgs/service.js'
 import {loadUndici} from './providers/index.js'
 import type {Readiness} from './readiness.js'
+import {buildServices, type ServiceOptions} from './services.js'
 import type {ProviderSpec, Store} from './store/types.js'
 
 export interface AssembleOptions {
@@ -44,6 +42,8 @@ export interface AssembleOptions {
   readiness: Readiness
   /** See GatewayOptions.durable. */
   durable?: boolean
+  /** See GatewayOptions.services. */
+  serviceOptions?: ServiceOptions
 }
 
 /** How long after ready the provider HTTP client is loaded, so it is not on the boot path. */
@@ -59,25 +59,25 @@ export interface Assembled {
 export function assembleGateway(opts: AssembleOptions): Assembled {
   const {store, systemProviders} = opts
 
-  const services: Services = {
-    store,
-    env: opts.env,
-    version: opts.version,
-    project: opts.project,
-    installKey: opts.installKey,
-    url: opts.url,
-    origin: opts.url,
-    log: opts.log,
-    lifecycle: opts.lifecycle,
-    systemProviders,
-    team: opts.team,
-    egress: opts.egress,
-    tokens: new TokenService(store),
-    orgs: new OrgService(store, () => systemProviders),
-    agents: new AgentService(store),
-    readiness: opts.readiness,
-    durable: opts.durable ?? false,
-  }
+  const services = buildServices(
+    {
+      store,
+      env: opts.env,
+      version: opts.version,
+      project: opts.project,
+      installKey: opts.installKey,
+      url: opts.url,
+      origin: opts.url,
+      log: opts.log,
+      lifecycle: opts.lifecycle,
+      systemProviders,
+      team: opts.team,
+      egress: opts.egress,
+      readiness: opts.readiness,
+      durable: opts.durable ?? false,
+    },
+    opts.serviceOptions,
+  )
   const extra = opts.routes ?? []
   const replaced = new Set(extra.map((r) => r.name))
   const app = buildApp({services, routes: [...coreRoutes.filter((r) => !replaced.has(r.name)), ...extra], loopback: opts.loopback, port: opts.port, logRequests: opts.logRequests})

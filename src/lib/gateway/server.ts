@@ -19,6 +19,7 @@ import {errorBody} from './http/errors.js'
 import {isLoopbackHost} from './http/guards.js'
 import type {Lifecycle, Logger, RouteModule, Services} from './http/types.js'
 import {Readiness} from './readiness.js'
+import type {ServiceOptions} from './services.js'
 import {openStore} from './store/index.js'
 import {acquireDataDirLock} from './store/lock.js'
 import type {ProviderSpec, Store} from './store/types.js'
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   logger?: Logger
   /** Route modules mounted after the core ones; one named like a core module replaces it. */
   routes?: readonly RouteModule[]
+  /** Settings of the services other than their defaults (tests; see services.ts). */
+  services?: ServiceOptions
   /**
    * Log every request at debug level (default true). Off when the logger shows no debug lines:
    * the line is then not even built (its URL is parsed for it), once per request.
@@ -278,6 +281,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       logRequests: opts.logRequests,
       readiness,
       durable: opts.durable,
+      serviceOptions: opts.services,
     })
     const {services} = assembled
     lifecycle.onShutdown(() => egress.close())

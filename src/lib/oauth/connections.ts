@@ -3,7 +3,7 @@
  * agent — OAuth grants of its MCP servers (the gateway runs the authorization-code + PKCE flow;
  * the CLI prints/opens the URL and waits for the grant) and API keys for its providers (BYOK).
  */
-import type {ConnectionView} from '../contract/api.js'
+import type {ConnectRequest, ConnectStart, ConnectionView, ProviderKeyRequest} from '../contract/api.js'
 import {OperationError, UsageError} from '../core/errors.js'
 import type {ApiClient} from '../client/api-client.js'
 import {canOpenBrowser, openBrowser} from './browser.js'
@@ -11,12 +11,6 @@ import {defaultSleep} from './device.js'
 
 /** The gateway's view of one connection (the wire type is the gateway's; type-only import). */
 export type Connection = ConnectionView
-
-interface ConnectStart {
-  authorizeUrl: string
-  state: string
-  expiresAt: string
-}
 
 const TARGET = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
 
@@ -57,7 +51,7 @@ export async function connectAccount(opts: ConnectOptions): Promise<Connection> 
   const isSame = (c: Connection) => c.kind === 'mcp' && c.target === target && c.agentId === agentId
   const before = (await listConnections(client, agentId)).find(isSame)
 
-  const start = await client.post<ConnectStart>('/api/v1/oauth/connect', {agentId, target})
+  const start = await client.post<ConnectStart>('/api/v1/oauth/connect', {agentId, target} satisfies ConnectRequest)
   opts.note(`Open this URL to connect your account for "${target}" (agent ${agentId}):`)
   opts.note(`  ${start.authorizeUrl}`)
   if (opts.browser && (opts.canOpen ?? (() => canOpenBrowser()))()) {
@@ -84,7 +78,7 @@ export async function connectKey(client: ApiClient, input: {agentId: string; pro
   const key = input.key.trim()
   if (key === '') throw new UsageError('no key on stdin', {code: 'NO_KEY_INPUT', hint: 'Pipe it in: lobu oauth connect openai --with-key < key.txt'})
   if (/\s/.test(key)) throw new UsageError('the key must be one line without spaces', {code: 'INVALID_KEY'})
-  return client.post<Connection>('/api/v1/oauth/keys', {agentId: input.agentId, providerId: input.providerId, key})
+  return client.post<Connection>('/api/v1/oauth/keys', {agentId: input.agentId, providerId: input.providerId, key} satisfies ProviderKeyRequest)
 }
 
 /** Remove the caller's connection(s) named `id` (a target id or a connection id) for the agent. */

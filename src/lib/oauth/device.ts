@@ -7,6 +7,7 @@
  */
 import {AuthError, OperationError, UsageError} from '../core/errors.js'
 import {unreachableError} from '../client/errors.js'
+import type {DeviceCodeResponse, DeviceTokenResponse} from '../contract/api.js'
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code'
 export const CLI_CLIENT_ID = 'lobu-cli'
@@ -15,21 +16,14 @@ const DEFAULT_INTERVAL = 5
 /** Transient network failures tolerated in a row while polling (then the login fails). */
 const MAX_NETWORK_FAILURES = 3
 
-export interface DeviceCode {
-  device_code: string
-  user_code: string
-  verification_uri: string
-  verification_uri_complete?: string
-  expires_in: number
-  interval?: number
-}
+/**
+ * What the CLI reads of a device authorization answer: the gateway's (DeviceCodeResponse), of
+ * which it needs only what RFC 8628 requires of any server.
+ */
+export type DeviceCode = Pick<DeviceCodeResponse, 'device_code' | 'user_code' | 'verification_uri' | 'expires_in'> & Partial<Pick<DeviceCodeResponse, 'verification_uri_complete' | 'interval'>>
 
-export interface DeviceToken {
-  access_token: string
-  token_type: string
-  scope?: string
-  expires_in?: number
-}
+/** The token answer of a device login, with what RFC 6749 requires of any server. */
+export type DeviceToken = Pick<DeviceTokenResponse, 'access_token' | 'expires_in'> & {token_type: string; scope?: string}
 
 export interface FormResponse {
   status: number

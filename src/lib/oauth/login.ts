@@ -14,6 +14,7 @@ import type {Env} from '../context/files.js'
 import {forgetToken, getStoredToken, saveToken} from '../credentials/store.js'
 import {canOpenBrowser, openBrowser} from './browser.js'
 import {CLI_CLIENT_ID, pollForToken, requestDeviceCode, type PollOptions, type PostForm} from './device.js'
+import type {WhoamiResponse} from '../contract/api.js'
 
 export interface LoginTarget {
   /** Context name. */
@@ -23,12 +24,6 @@ export interface LoginTarget {
   origin: string
   /** Write the context to config.json (a `--url` was given). */
   save: boolean
-}
-
-interface WhoamiBody {
-  user?: {id?: string; name?: string}
-  org?: {id?: string; slug?: string}
-  token?: {id?: string; scopes?: string[]; expiresAt?: string | null}
 }
 
 export interface LoginResult {
@@ -76,19 +71,19 @@ export function loginTargetForContext(ctx: Pick<ResolvedContext, 'name' | 'url' 
   return {name: ctx.name, url: ctx.url, origin: ctx.origin, save: false}
 }
 
-async function describeToken(target: LoginTarget, token: string, userAgent?: string): Promise<WhoamiBody> {
+async function describeToken(target: LoginTarget, token: string, userAgent?: string): Promise<WhoamiResponse> {
   const client = new ApiClient({baseUrl: target.url, token, tokenOrigin: target.origin, contextName: target.name, userAgent})
-  return client.get<WhoamiBody>('/api/v1/whoami')
+  return client.get<WhoamiResponse>('/api/v1/whoami')
 }
 
-function store(target: LoginTarget, token: string, me: WhoamiBody, env: Env): LoginResult {
+function store(target: LoginTarget, token: string, me: WhoamiResponse, env: Env): LoginResult {
   const entry = {
     token,
-    tokenId: me.token?.id ?? '',
-    org: me.org?.slug ?? me.org?.id ?? '',
-    user: me.user?.name ?? me.user?.id ?? '',
-    scopes: me.token?.scopes ?? [],
-    expiresAt: me.token?.expiresAt ?? null,
+    tokenId: me.token.id,
+    org: me.org.slug,
+    user: me.user.name,
+    scopes: me.token.scopes,
+    expiresAt: me.token.expiresAt,
   }
   if (target.save) setContext(target.name, target.url, env)
   saveToken(target.origin, entry, env)
@@ -147,7 +142,7 @@ export async function tokenLogin(opts: {target: LoginTarget; token: string; env?
   if (!/^lobu_pat_[0-9A-Za-z]{43}$/.test(token)) {
     throw new UsageError('that is not a Lobu token (expected lobu_pat_ followed by 43 letters and digits)', {code: 'INVALID_TOKEN_FORMAT', hint: 'Create one with `lobu token create`'})
   }
-  let me: WhoamiBody
+  let me: WhoamiResponse
   try {
     me = await describeToken(opts.target, token, opts.userAgent)
   } catch (err) {
@@ -184,7 +179,7 @@ export async function logout(opts: {ctx: Pick<ResolvedContext, 'name' | 'url' | 
   let revoked = false
   let tokenId = stored.tokenId || null
   try {
-    if (!tokenId) tokenId = (await client.get<WhoamiBody>('/api/v1/whoami')).token?.id ?? null
+    if (!tokenId) tokenId = (await client.get<WhoamiResponse>('/api/v1/whoami')).token.id
     if (tokenId) {
       await client.delete(`/api/v1/tokens/${encodeURIComponent(tokenId)}`)
       revoked = true

@@ -7,7 +7,8 @@ import {catalogEntry} from '../../contract/providers.js'
 import type {AgentSpec, StoreTx} from '../store/types.js'
 import {badRequest, conflict, forbidden} from '../http/errors.js'
 import type {AgentPutBody} from './schema.js'
-import {toAgentDetail, toAgentSummary, type AgentDetail, type AgentSummary} from './view.js'
+import type {AgentDetail, AgentSummary} from '../../contract/api.js'
+import {toAgentDetail, toAgentSummary} from './view.js'
 
 /** The one answer for "no such agent" and "not your agent": same status, same body. */
 export function agentNotAccessible(agentId: string) {

@@ -3,15 +3,14 @@
  * validate the body (400 INVALID_REQUEST with field paths, docs/SECURITY.md S15), call the service.
  */
 import type {DesiredState} from '../../contract/apply.js'
-import {encryptSecret, keyedHash} from '../crypto/index.js'
 import {agentUrlProblems, type EgressPolicy} from '../egress/index.js'
 import {requireScope} from '../http/auth.js'
 import {HttpError} from '../http/errors.js'
-import type {RouteModule, Services} from '../http/types.js'
+import type {RouteModule} from '../http/types.js'
 import {readJson} from '../http/validate.js'
+import type {Services} from '../services.js'
 import {stdioRefusal} from '../tools/policy.js'
 import {type Issue, formatPath, parseApplyRequest, parsePlanRequest} from './schema.js'
-import {ApplyService, type SecretCodec} from './service.js'
 
 /** 400 INVALID_REQUEST whose body also lists `{path, message}` per problem. */
 export class InvalidRequestError extends HttpError {
@@ -24,14 +23,6 @@ export class InvalidRequestError extends HttpError {
   override toBody() {
     const body = super.toBody()
     return {error: {...body.error, details: this.issues}}
-  }
-}
-
-/** The install key's codec: AES-256-GCM at rest (docs/SECURITY.md S6), keyed hash for comparisons. */
-export function secretCodec(installKey: Buffer): SecretCodec {
-  return {
-    encrypt: (value) => encryptSecret(installKey, value),
-    keyedHash: (value) => keyedHash(installKey, value),
   }
 }
 
@@ -50,34 +41,28 @@ function refuseStdio(services: Services, agents: readonly {id: string; mcp?: Rec
   if (refused) throw new HttpError(400, 'STDIO_NOT_ALLOWED', refused.message, refused.hint)
 }
 
-export function createApplyRoutes(makeService: (services: Services) => ApplyService): RouteModule {
-  return {
-    name: 'apply',
-    register(app, services) {
-      const service = makeService(services)
+/** The apply routes; the service is built in services.ts. */
+export const applyRoutes: RouteModule = {
+  name: 'apply',
+  register(app, services) {
+    app.post('/api/v1/apply/plan', requireScope('agents:write'), async (c) => {
+      const parsed = parsePlanRequest(await readJson(c))
+      if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+      assertDestinations(services.egress, parsed.value.desired)
+      refuseStdio(services, parsed.value.desired.agents)
+      const plan = await services.apply.plan(c.get('auth').org.id, parsed.value.desired, {prune: parsed.value.prune})
+      return c.json(plan)
+    })
 
-      app.post('/api/v1/apply/plan', requireScope('agents:write'), async (c) => {
-        const parsed = parsePlanRequest(await readJson(c))
-        if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+    app.post('/api/v1/apply', requireScope('agents:write'), async (c) => {
+      const parsed = parseApplyRequest(await readJson(c))
+      if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
+      if ('desired' in parsed.value) {
         assertDestinations(services.egress, parsed.value.desired)
         refuseStdio(services, parsed.value.desired.agents)
-        const plan = await service.plan(c.get('auth').org.id, parsed.value.desired, {prune: parsed.value.prune})
-        return c.json(plan)
-      })
-
-      app.post('/api/v1/apply', requireScope('agents:write'), async (c) => {
-        const parsed = parseApplyRequest(await readJson(c))
-        if (!parsed.ok) throw new InvalidRequestError(parsed.issues)
-        if ('desired' in parsed.value) assertDestinations(services.egress, parsed.value.desired)
-        if ('desired' in parsed.value) refuseStdio(services, parsed.value.desired.agents)
-        const result = await service.apply(c.get('auth').org.id, parsed.value)
-        return c.json(result)
-      })
-    },
-  }
+      }
+      const result = await services.apply.apply(c.get('auth').org.id, parsed.value)
+      return c.json(result)
+    })
+  },
 }
-
-/** The route module mounted by the gateway. */
-export const applyRoutes: RouteModule = createApplyRoutes(
-  (services) => new ApplyService({store: services.store, codec: secretCodec(services.installKey)}),
-)

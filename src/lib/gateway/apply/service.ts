@@ -12,6 +12,7 @@ import {createHash} from 'node:crypto'
 import type {ApplyRequest, ApplyResult, DesiredAgent, DesiredState, Plan, PlanChange, PlanSummary} from '../../contract/apply.js'
 import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
 import type {AgentRow, AgentSpec, SecretRow, Store, StoreTx} from '../store/types.js'
+import {encryptSecret, keyedHash} from '../crypto/index.js'
 import {HttpError, conflict} from '../http/errors.js'
 import {newId} from '../store/ids.js'
 import {canonicalJson, diffSpecs} from './diff.js'
@@ -20,6 +21,14 @@ import {canonicalJson, diffSpecs} from './diff.js'
 export interface SecretCodec {
   encrypt(value: string): string
   keyedHash(value: string): string
+}
+
+/** The install key's codec: AES-256-GCM at rest (docs/SECURITY.md S6), keyed hash for comparisons. */
+export function secretCodec(installKey: Buffer): SecretCodec {
+  return {
+    encrypt: (value) => encryptSecret(installKey, value),
+    keyedHash: (value) => keyedHash(installKey, value),
+  }
 }
 
 export interface ApplyServiceOptions {
@@ -171,14 +180,6 @@ async function loadState(tx: StoreTx, orgId: string): Promise<OrgState> {
   return {agents, secrets}
 }
 
-/**
- * Serialize applies of one org across connections (PostgreSQL): a second apply waits here,
- * then sees the first one's writes and fails its fingerprint check instead of overwriting them.
- * Released at commit or rollback.
- */
-async function lockOrg(tx: StoreTx, orgId: string): Promise<void> {
-  await tx.sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`lobu:apply:${orgId}`])
-}
 
 export const planNotFound = () =>
   new HttpError(404, 'PLAN_NOT_FOUND', 'this plan is unknown or has expired', 'Make a new plan and apply it.')
@@ -238,7 +239,10 @@ export class ApplyService {
     }
 
     const result = await this.store.transaction(async (tx) => {
-      await lockOrg(tx, orgId)
+      // Applies of one org are serialised across connections (PostgreSQL): a second apply waits
+      // here, then sees the first one's writes and fails its fingerprint check instead of
+      // overwriting them. Released at commit or rollback.
+      await tx.locks.applyOrg(orgId)
       const state = await loadState(tx, orgId)
       if (fingerprintOf(state, desired) !== request.fingerprint) throw planStale()
       const computed = computeChanges(state, desired, prune, this.codec)

@@ -2,26 +2,18 @@
  * Personal access tokens: `lobu_pat_` + 43 base62 characters from crypto.randomBytes
  * (43 × log2(62) ≈ 256 bits). Only the hex SHA-256 of a token is ever stored (docs/SECURITY.md S1).
  */
-import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
+import {createHash, timingSafeEqual} from 'node:crypto'
+
+import {randomChars} from '../crypto/random.js'
 
 export const TOKEN_PREFIX = 'lobu_pat_'
 export const TOKEN_BODY_LENGTH = 43
 export const TOKEN_PATTERN = /^lobu_pat_[0-9A-Za-z]{43}$/
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
-/** Largest multiple of 62 that fits in a byte: bytes at or above it are rejected (no modulo bias). */
-const UNBIASED_LIMIT = 256 - (256 % ALPHABET.length)
 
 export function generateToken(): string {
-  let body = ''
-  while (body.length < TOKEN_BODY_LENGTH) {
-    for (const byte of randomBytes(64)) {
-      if (byte >= UNBIASED_LIMIT) continue
-      body += ALPHABET[byte % ALPHABET.length]
-      if (body.length === TOKEN_BODY_LENGTH) break
-    }
-  }
-  return TOKEN_PREFIX + body
+  return TOKEN_PREFIX + randomChars(ALPHABET, TOKEN_BODY_LENGTH)
 }
 
 export function isTokenFormat(value: string): boolean {

@@ -11,9 +11,6 @@ import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scope
 import {applySystemProviders} from '../agents/system-providers.js'
 import {mintToken} from '../auth/token-service.js'
 import {hashToken, isTokenFormat, sameHash} from '../auth/tokens.js'
-import {toOrg} from '../store/repos/orgs.js'
-import {toJson} from '../store/repos/rows.js'
-import {toUser} from '../store/repos/users.js'
 import type {OrgRow, ProviderSpec, Store, StoreTx, UserRow} from '../store/types.js'
 
 export const LOCAL_ORG_SLUG = 'local'
@@ -21,8 +18,6 @@ export const LOCAL_CLI_TOKEN_NAME = 'lobu run (local)'
 /** Meta key recording the bootstrap schema this install reached. */
 export const BOOTSTRAP_META_KEY = 'bootstrap.version'
 const BOOTSTRAP_VERSION = '1'
-/** Serializes concurrent bootstraps of gateways sharing one PostgreSQL database. */
-const BOOTSTRAP_LOCK_KEY = 7_343_171
 
 export interface BootstrapResult {
   admin: UserRow
@@ -37,51 +32,22 @@ function localUserName(): string {
   }
 }
 
-async function serialize(tx: StoreTx): Promise<void> {
-  await tx.sql.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK_KEY])
-}
-
 /**
- * One read that tells whether this boot has anything to write: the local admin, org `local`
- * and its owner membership exist, the bootstrap version is current, and every org's `default`
- * agent has exactly these system providers (jsonb equality ignores key order). The usual boot
- * of an existing install then costs one query instead of a locked transaction.
+ * One read tells whether this boot has anything to write (store/repos/bootstrap.ts): the usual
+ * boot of an existing install then costs one query instead of a locked transaction.
  */
-const CHECK_SQL = `
-WITH admin AS (
-  SELECT id, email, name, is_admin, password_hash, created_at FROM users WHERE is_admin ORDER BY created_at, id LIMIT 1
-), local_org AS (
-  SELECT id, slug, name, created_at FROM orgs WHERE slug = $1
-)
-SELECT
-  (SELECT value FROM meta WHERE key = $2) AS version,
-  (SELECT row_to_json(admin) FROM admin) AS admin,
-  (SELECT row_to_json(local_org) FROM local_org) AS org,
-  (SELECT m.role FROM memberships m JOIN admin a ON m.user_id = a.id JOIN local_org o ON m.org_id = o.id) AS role,
-  (SELECT count(*) FROM orgs o WHERE NOT EXISTS (
-     SELECT 1 FROM agents g WHERE g.org_id = o.id AND g.agent_id = $3 AND g.spec -> 'providers' = $4::jsonb
-  )) AS stale_orgs`
-
-interface CheckRow {
-  version: string | null
-  admin: Record<string, unknown> | string | null
-  org: Record<string, unknown> | string | null
-  role: string | null
-  stale_orgs: number | string
-}
-
 async function alreadyBootstrapped(store: Store, systemProviders: ProviderSpec[]): Promise<BootstrapResult | undefined> {
-  const [row] = await store.sql.query<CheckRow>(CHECK_SQL, [LOCAL_ORG_SLUG, BOOTSTRAP_META_KEY, DEFAULT_AGENT_ID, JSON.stringify(systemProviders)])
-  if (!row || row.version !== BOOTSTRAP_VERSION || row.role !== 'owner' || Number(row.stale_orgs) !== 0 || !row.admin || !row.org) return undefined
-  // row_to_json keeps the column names, so the repos' own row mappers apply.
-  return {admin: toUser(toJson(row.admin)), org: toOrg(toJson(row.org))}
+  const found = await store.bootstrap.check({localOrgSlug: LOCAL_ORG_SLUG, versionKey: BOOTSTRAP_META_KEY, defaultAgentId: DEFAULT_AGENT_ID, systemProviders})
+  if (found.version !== BOOTSTRAP_VERSION || found.role !== 'owner' || found.staleOrgs !== 0 || !found.admin || !found.org) return undefined
+  return {admin: found.admin, org: found.org}
 }
 
 export async function bootstrap(store: Store, opts: {systemProviders: ProviderSpec[]}): Promise<BootstrapResult> {
   const done = await alreadyBootstrapped(store, opts.systemProviders)
   if (done) return done
   return store.transaction(async (tx) => {
-    await serialize(tx)
+    // Serialises concurrent bootstraps of gateways sharing one PostgreSQL database.
+    await tx.locks.bootstrap()
     const admin = (await tx.users.getFirstAdmin()) ?? (await tx.users.create({email: null, name: localUserName(), isAdmin: true}))
     const org = (await tx.orgs.getBySlug(LOCAL_ORG_SLUG)) ?? (await tx.orgs.create({slug: LOCAL_ORG_SLUG, name: 'Local'}))
     const membership = await tx.memberships.get(org.id, admin.id)

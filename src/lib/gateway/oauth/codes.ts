@@ -8,6 +8,8 @@
  */
 import {createHash, randomBytes} from 'node:crypto'
 
+import {randomChars} from '../crypto/random.js'
+
 /** Consonants only: no vowels (no words), no 0/O, 1/I/L look-alikes. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ'
 export const USER_CODE_LENGTH = 8
@@ -19,16 +21,7 @@ export function randomSecret(): string {
 
 /** A fresh user code, `XXXX-XXXX`. Rejection sampling: every character equally likely. */
 export function newUserCode(): string {
-  const limit = 256 - (256 % USER_CODE_ALPHABET.length)
-  let out = ''
-  while (out.length < USER_CODE_LENGTH) {
-    for (const byte of randomBytes(16)) {
-      if (byte >= limit) continue
-      out += USER_CODE_ALPHABET[byte % USER_CODE_ALPHABET.length]
-      if (out.length === USER_CODE_LENGTH) break
-    }
-  }
-  return formatUserCode(out)
+  return formatUserCode(randomChars(USER_CODE_ALPHABET, USER_CODE_LENGTH))
 }
 
 /** `ABCDEFGH` → `ABCD-EFGH`. */

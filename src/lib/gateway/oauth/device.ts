@@ -6,6 +6,7 @@
  * (`approveWithToken`). Approval binds the code to (org, user); the next poll mints a PAT of that
  * user in that org with the requested scopes and consumes the code. Codes are stored hashed.
  */
+import type {DeviceApproved, DeviceCodeResponse, DeviceTokenResponse} from '../../contract/api.js'
 import {SCOPES, isScope, normalizeScopes, type Scope} from '../../contract/scopes.js'
 import {hasScope, type AuthContext} from '../auth/authenticate.js'
 import {verifyPassword, hashPassword} from '../auth/password.js'
@@ -42,22 +43,6 @@ export interface DeviceOptions {
   /** The password-check gate (default: 2 at once, 8 waiting). */
   hashGate?: HashGate
   now?: () => Date
-}
-
-export interface DeviceCodeResponse {
-  device_code: string
-  user_code: string
-  verification_uri: string
-  verification_uri_complete: string
-  expires_in: number
-  interval: number
-}
-
-export interface TokenResponse {
-  access_token: string
-  token_type: 'Bearer'
-  scope: string
-  expires_in?: number
 }
 
 /** An RFC 6749 / 8628 error of the device or token endpoint. */
@@ -119,6 +104,16 @@ export class DeviceService {
   }
 
   /** `POST /oauth/device/code`. */
+  /**
+   * Per-address limit of an anonymous endpoint on a team gateway (a local gateway's clients are
+   * all loopback): the seconds to wait when `address` is over `limit`, else undefined.
+   */
+  async overAddressLimit(address: string | undefined, limit: Limit): Promise<number | undefined> {
+    if (!this.#limitAddresses || !address) return undefined
+    const counted = await countAttempt(this.#store, limit, address, this.#now())
+    return counted.ok ? undefined : counted.retryAfterSeconds
+  }
+
   async create(input: {clientId?: string; scope?: string}, baseUrl: string): Promise<DeviceCodeResponse> {
     const clientId = input.clientId?.trim()
     if (!clientId) throw new OAuthProtocolError('invalid_request', 'client_id is required')
@@ -158,7 +153,7 @@ export class DeviceService {
   }
 
   /** `POST /oauth/token` with the device-code grant: a token, or an OAuthProtocolError. */
-  async poll(input: {deviceCode?: string; clientId?: string}): Promise<TokenResponse> {
+  async poll(input: {deviceCode?: string; clientId?: string}): Promise<DeviceTokenResponse> {
     const deviceCode = input.deviceCode
     if (!deviceCode) throw new OAuthProtocolError('invalid_request', 'device_code is required')
     if (deviceCode.length > 200) throw new OAuthProtocolError('invalid_grant', 'unknown device code')
@@ -183,7 +178,7 @@ export class DeviceService {
     return outcome
   }
 
-  async #issue(tx: StoreTx, row: DeviceCodeRow, now: Date): Promise<TokenResponse | OAuthProtocolError> {
+  async #issue(tx: StoreTx, row: DeviceCodeRow, now: Date): Promise<DeviceTokenResponse | OAuthProtocolError> {
     const consumed = await oauthRepo(tx.sql).consumeDeviceCode(row.id)
     if (!consumed || !consumed.orgId || !consumed.userId) return new OAuthProtocolError('invalid_grant', 'unknown or already used device code')
     const membership = await tx.memberships.get(consumed.orgId, consumed.userId)
@@ -195,7 +190,7 @@ export class DeviceService {
     const seconds = parseExpiresIn(this.#tokenExpiresIn)
     const expiresAt = seconds === null ? null : new Date(now.getTime() + seconds * 1000)
     const {token} = await mintToken(tx, {orgId: consumed.orgId, userId: consumed.userId, name: `${consumed.clientId} (device login)`, scopes, expiresAt})
-    const response: TokenResponse = {access_token: token, token_type: 'Bearer', scope: scopes.join(' ')}
+    const response: DeviceTokenResponse = {access_token: token, token_type: 'Bearer', scope: scopes.join(' ')}
     if (seconds !== null) response.expires_in = seconds
     return response
   }
@@ -218,7 +213,7 @@ export class DeviceService {
    * `POST /oauth/device/approve` by an authenticated CLI (`tokens:write`, checked by the route):
    * approves for the token's user and org. The requested scopes must all be held by that token.
    */
-  async approveWithToken(auth: AuthContext, userCodeInput: string | undefined): Promise<{approved: true; clientId: string; scopes: string[]; org: string}> {
+  async approveWithToken(auth: AuthContext, userCodeInput: string | undefined): Promise<DeviceApproved> {
     const found = await this.#pending(userCodeInput)
     if (!found) throw badRequest('INVALID_USER_CODE', 'this code is unknown, expired or already used', 'start again with `lobu oauth login` and approve the new code')
     // Org scopes the approver's role does not allow are left out of the token (see #issue); `admin`

@@ -13,12 +13,12 @@
  * Every grant query takes the caller's org and user (docs/SECURITY.md S4). Tokens never leave this module except
  * as the access token of `accessToken` / `connectionToken`.
  */
-import type {ConnectionView} from '../../contract/api.js'
+import type {ConnectStart, ConnectionView} from '../../contract/api.js'
 import {agentNotAccessible} from '../agents/service.js'
 import type {AuthContext} from '../auth/authenticate.js'
 import {decryptSecret, encryptSecret} from '../crypto/index.js'
 import {HttpError, badRequest, forbidden, notFound} from '../http/errors.js'
-import type {Logger} from '../http/types.js'
+import type {Lifecycle, Logger} from '../http/types.js'
 import {oauthRepo, type GrantKey, type GrantOwner, type GrantRow} from '../store/repos/oauth.js'
 import type {AgentRow, McpOAuthSpec, Store} from '../store/types.js'
 import {pkceChallenge, randomSecret, sha256Hex} from './codes.js'
@@ -33,12 +33,6 @@ const LEASE_MS = 30_000
 
 
 export type {ConnectionView}
-
-export interface ConnectStart {
-  authorizeUrl: string
-  state: string
-  expiresAt: string
-}
 
 /** A user's own key for a provider of an agent, in the shape the credential resolution takes. */
 export interface UserProviderKey {
@@ -447,4 +441,30 @@ function oauthTarget(agent: AgentRow, target: string): McpOAuthSpec {
     throw badRequest('NOT_OAUTH_TARGET', `"${target}" is a provider of agent "${agent.agentId}": providers take your own API key`, `lobu oauth connect ${target} --with-key --agent ${agent.agentId} (the key is read from stdin)`)
   }
   throw badRequest('NOT_OAUTH_TARGET', `agent "${agent.agentId}" has no MCP server "${target}"${list}`, 'connections are for MCP servers with an oauth table (skills.mcp.ID.oauth in lobu.toml); pick the agent with --agent')
+}
+
+export interface RefreshJobOptions {
+  /** Period of the background refresh job (default 60 s; 0 disables it). */
+  refreshIntervalMs?: number
+  /** The job refreshes grants expiring within this window (default 5 minutes). */
+  refreshLookaheadMs?: number
+}
+
+/** The background refresh job, stopped (and awaited) at gateway shutdown. */
+export function startRefreshJob(grants: GrantService, lifecycle: Lifecycle, log: Logger, options: RefreshJobOptions): void {
+  const every = options.refreshIntervalMs ?? 60_000
+  if (every <= 0) return
+  let running: Promise<unknown> | undefined
+  const timer = setInterval(() => {
+    if (running || lifecycle.signal.aborted) return
+    running = grants
+      .refreshDue(options.refreshLookaheadMs)
+      .catch((err) => log('warn', `oauth: refresh job failed: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => (running = undefined))
+  }, every)
+  timer.unref()
+  lifecycle.onShutdown(async () => {
+    clearInterval(timer)
+    await running
+  })
 }

@@ -7,7 +7,8 @@
  *   ending with `data: [DONE]` when `stream: true`, else one `chat.completion` object.
  *
  * Auth: a bearer PAT with the `chat` scope. Errors raised here use OpenAI's error shape.
- * Nothing is stored: the request carries its own history.
+ * Nothing is stored: the request carries its own history. The turns run in the completion
+ * service (service.ts, built in services.ts); these routes read requests and render answers.
  */
 import type {Context} from 'hono'
 import type {ContentfulStatusCode} from 'hono/utils/http-status'
@@ -15,12 +16,11 @@ import type {ContentfulStatusCode} from 'hono/utils/http-status'
 import {hasScope} from '../auth/authenticate.js'
 import {HttpError} from '../http/errors.js'
 import {nodeResponseOf} from '../http/node.js'
-import type {AppEnv, RouteModule, Services} from '../http/types.js'
+import type {AppEnv, RouteModule} from '../http/types.js'
 import {describeIssues, findUnstorableText} from '../http/validate.js'
 import {newId} from '../store/ids.js'
 import {sseResponse, type SseSink} from '../sessions/sse.js'
-import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnOutcome, type TurnSink} from '../sessions/turn.js'
-import {toolServiceOf} from '../tools/service.js'
+import {TurnAbort, type TurnOutcome, type TurnSink} from '../sessions/turn.js'
 import {chatRequestSchema, finishReasonOf, openaiError, statusOfTurnError, toConversation, usageOf, type OpenAIErrorBody} from './format.js'
 
 export class OpenAIHttpError extends Error {
@@ -77,170 +77,129 @@ function openai(handler: (c: Context<AppEnv>) => Promise<Response>) {
   }
 }
 
-export function createOpenAICompatRoutes(options: {timeoutMs?: number; pingMs?: number} = {}): RouteModule {
-  return {
-    name: 'openai-compat',
-    register(app, services: Services) {
-      const running = new Set<{controller: AbortController; done: Promise<unknown>}>()
-      const tools = toolServiceOf(services)
-      const timeoutMs = options.timeoutMs ?? turnTimeoutMs(services.env)
-      services.lifecycle.onShutdown(async () => {
-        for (const turn of running) turn.controller.abort(new TurnAbort('SHUTDOWN', 'the gateway is shutting down'))
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([Promise.allSettled([...running].map((t) => t.done)), new Promise((r) => (timer = setTimeout(r, 5_000)))])
-        clearTimeout(timer)
-      })
-
-      app.get(
-        '/v1/models',
-        openai(async (c) => {
-          const auth = requireChat(c)
-          const agents = await services.store.agents.list(auth.org.id)
-          return c.json({
-            object: 'list',
-            data: agents.map((a) => ({id: a.agentId, object: 'model', created: Math.floor(a.createdAt.getTime() / 1000), owned_by: auth.org.slug})),
-          })
-        }),
-      )
-
-      app.post(
-        '/v1/chat/completions',
-        openai(async (c) => {
-          const auth = requireChat(c)
-          const body = await readBody(c)
-          const agent = await services.store.agents.get(auth.org.id, body.model)
-          if (!agent) fail(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model')
-          const conversation = toConversation(body.messages)
-          if (!conversation) fail(400, 'messages must contain a user message with text (the last one is the prompt)', 'invalid_request_error', 'invalid_request', 'messages')
-
-          const id = `chatcmpl-${newId('msg').slice(4)}`
-          const created = Math.floor(Date.now() / 1000)
-          const model = agent.agentId
-          const controller = new AbortController()
-          const clientGone = () => controller.abort(new TurnAbort('ABORTED', 'the client disconnected'))
-          c.req.raw.signal.addEventListener('abort', clientGone, {once: true})
-
-          // Chunks are buffered until the response exists.
-          let sink: SseSink | undefined
-          const buffered: string[] = []
-          const emit = (payload: unknown) => {
-            const line = `data: ${JSON.stringify(payload)}\n\n`
-            if (sink) sink.write(line)
-            else buffered.push(line)
-          }
-          const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
-            id,
-            object: 'chat.completion.chunk',
-            created,
-            model,
-            choices: [{index: 0, delta, logprobs: null, finish_reason: finish}],
-          })
-          const stream = body.stream === true
-          let started!: () => void
-          const startedP = new Promise<'started'>((resolve) => (started = () => resolve('started')))
-          const turnSink: TurnSink = {
-            turn: () => {
-              started()
-              if (stream) emit(chunk({role: 'assistant', content: ''}))
-            },
-            delta: (text) => {
-              if (stream) emit(chunk({content: text}))
-            },
-            // The agent's tool calls run on the gateway (the client is not asked to run them).
-            toolCall: () => {},
-          }
-          const outcomeP: Promise<TurnOutcome> = runAgentTurn(
-            {
-              store: services.store,
-              env: services.env,
-              installKey: services.installKey,
-              systemProviders: services.systemProviders,
-              egress: services.egress,
-              url: services.url,
-              timeoutMs,
-            },
-            {
-              agent,
-              userId: auth.user.id,
-              history: conversation.history,
-              prompt: conversation.prompt,
-              extraSystem: conversation.system,
-              signal: controller.signal,
-              // Nobody can be asked here: read-only, pre-approved and granted tools run, the rest are denied.
-              tools: () => tools.forTurn({orgId: auth.org.id, userId: auth.user.id, agent}),
-            },
-            turnSink,
-          )
-          const entry = {controller, done: outcomeP}
-          running.add(entry)
-          void outcomeP.finally(() => {
-            running.delete(entry)
-            c.req.raw.signal.removeEventListener('abort', clientGone)
-          })
-
-          const errorBody = (outcome: Extract<TurnOutcome, {kind: 'error'}>) => {
-            const {type} = statusOfTurnError(outcome.error.code, outcome.error.status)
-            const hint = outcome.error.hint ? ` (${outcome.error.hint})` : ''
-            return openaiError(`${outcome.error.message}${hint}`, type, outcome.error.code.toLowerCase())
-          }
-
-          if (!stream) {
-            const outcome = await outcomeP
-            if (outcome.kind === 'error') return c.json(errorBody(outcome), statusOfTurnError(outcome.error.code, outcome.error.status).status as ContentfulStatusCode)
-            return c.json({
-              id,
-              object: 'chat.completion',
-              created,
-              model,
-              choices: [
-                {
-                  index: 0,
-                  message: {role: 'assistant', content: outcome.text, refusal: null},
-                  logprobs: null,
-                  finish_reason: finishReasonOf(outcome.finishReason),
-                },
-              ],
-              usage: usageOf(outcome.usage),
-            })
-          }
-
-          // Errors before the turn started (no model, unknown agent) are a plain HTTP error.
-          const first = await Promise.race([startedP, outcomeP.then(() => 'ended' as const)])
-          if (first === 'ended') {
-            const outcome = await outcomeP
-            if (outcome.kind === 'error') return c.json(errorBody(outcome), statusOfTurnError(outcome.error.code, outcome.error.status).status as ContentfulStatusCode)
-          }
-          const includeUsage = body.stream_options?.include_usage === true
-          return sseResponse(
-            (s) => {
-              sink = s
-              for (const line of buffered.splice(0)) s.write(line)
-              void outcomeP.then((outcome) => {
-                if (outcome.kind === 'done') {
-                  emit(chunk({}, finishReasonOf(outcome.finishReason)))
-                  if (includeUsage) emit({id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(outcome.usage)})
-                  s.write('data: [DONE]\n\n')
-                } else {
-                  emit(errorBody(outcome))
-                }
-                s.close()
-              })
-            },
-            {
-              pingMs: options.pingMs,
-              outgoing: nodeResponseOf(c),
-              onClose: (reason) => {
-                if (reason === 'client') clientGone()
-              },
-            },
-          )
-        }),
-      )
-    },
-  }
-}
-
+/** The OpenAI-compatible routes; the completion service is built in services.ts. */
 export const openaiCompatRoutes: RouteModule = {
   name: 'openai-compat',
-  register: (app, services) => createOpenAICompatRoutes().register(app, services),
+  register(app, services) {
+    const {completions} = services
+
+    app.get(
+      '/v1/models',
+      openai(async (c) => {
+        const auth = requireChat(c)
+        const agents = await completions.models(auth.org.id)
+        return c.json({
+          object: 'list',
+          data: agents.map((a) => ({id: a.agentId, object: 'model', created: Math.floor(a.createdAt.getTime() / 1000), owned_by: auth.org.slug})),
+        })
+      }),
+    )
+
+    app.post(
+      '/v1/chat/completions',
+      openai(async (c) => {
+        const auth = requireChat(c)
+        const body = await readBody(c)
+        const agent = await completions.agent(auth.org.id, body.model)
+        if (!agent) fail(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model')
+        const conversation = toConversation(body.messages)
+        if (!conversation) fail(400, 'messages must contain a user message with text (the last one is the prompt)', 'invalid_request_error', 'invalid_request', 'messages')
+
+        const id = `chatcmpl-${newId('msg').slice(4)}`
+        const created = Math.floor(Date.now() / 1000)
+        const model = agent.agentId
+
+        // Chunks are buffered until the response exists.
+        let sink: SseSink | undefined
+        const buffered: string[] = []
+        const emit = (payload: unknown) => {
+          const line = `data: ${JSON.stringify(payload)}\n\n`
+          if (sink) sink.write(line)
+          else buffered.push(line)
+        }
+        const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model,
+          choices: [{index: 0, delta, logprobs: null, finish_reason: finish}],
+        })
+        const stream = body.stream === true
+        let started!: () => void
+        const startedP = new Promise<'started'>((resolve) => (started = () => resolve('started')))
+        const turnSink: TurnSink = {
+          turn: () => {
+            started()
+            if (stream) emit(chunk({role: 'assistant', content: ''}))
+          },
+          delta: (text) => {
+            if (stream) emit(chunk({content: text}))
+          },
+          // The agent's tool calls run on the gateway (the client is not asked to run them).
+          toolCall: () => {},
+        }
+        const running = completions.start({agent, userId: auth.user.id, conversation}, turnSink)
+        const outcomeP: Promise<TurnOutcome> = running.outcome
+        const clientGone = () => running.abort(new TurnAbort('ABORTED', 'the client disconnected'))
+        c.req.raw.signal.addEventListener('abort', clientGone, {once: true})
+        void outcomeP.finally(() => c.req.raw.signal.removeEventListener('abort', clientGone))
+
+        const errorBody = (outcome: Extract<TurnOutcome, {kind: 'error'}>) => {
+          const {type} = statusOfTurnError(outcome.error.code, outcome.error.status)
+          const hint = outcome.error.hint ? ` (${outcome.error.hint})` : ''
+          return openaiError(`${outcome.error.message}${hint}`, type, outcome.error.code.toLowerCase())
+        }
+
+        if (!stream) {
+          const outcome = await outcomeP
+          if (outcome.kind === 'error') return c.json(errorBody(outcome), statusOfTurnError(outcome.error.code, outcome.error.status).status as ContentfulStatusCode)
+          return c.json({
+            id,
+            object: 'chat.completion',
+            created,
+            model,
+            choices: [
+              {
+                index: 0,
+                message: {role: 'assistant', content: outcome.text, refusal: null},
+                logprobs: null,
+                finish_reason: finishReasonOf(outcome.finishReason),
+              },
+            ],
+            usage: usageOf(outcome.usage),
+          })
+        }
+
+        // Errors before the turn started (no model, unknown agent) are a plain HTTP error.
+        const first = await Promise.race([startedP, outcomeP.then(() => 'ended' as const)])
+        if (first === 'ended') {
+          const outcome = await outcomeP
+          if (outcome.kind === 'error') return c.json(errorBody(outcome), statusOfTurnError(outcome.error.code, outcome.error.status).status as ContentfulStatusCode)
+        }
+        const includeUsage = body.stream_options?.include_usage === true
+        return sseResponse(
+          (s) => {
+            sink = s
+            for (const line of buffered.splice(0)) s.write(line)
+            void outcomeP.then((outcome) => {
+              if (outcome.kind === 'done') {
+                emit(chunk({}, finishReasonOf(outcome.finishReason)))
+                if (includeUsage) emit({id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(outcome.usage)})
+                s.write('data: [DONE]\n\n')
+              } else {
+                emit(errorBody(outcome))
+              }
+              s.close()
+            })
+          },
+          {
+            outgoing: nodeResponseOf(c),
+            onClose: (reason) => {
+              if (reason === 'client') clientGone()
+            },
+          },
+        )
+      }),
+    )
+  },
 }

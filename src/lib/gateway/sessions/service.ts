@@ -7,6 +7,7 @@ import {DEFAULT_AGENT_ID} from '../../contract/ids.js'
 import type {EgressPolicy} from '../egress/index.js'
 import {agentNotAccessible} from '../agents/service.js'
 import {HttpError, conflict, forbidden} from '../http/errors.js'
+import type {MessageView, SessionDetail, SessionView} from '../../contract/api.js'
 import type {Logger} from '../http/types.js'
 import type {ChatMessage} from '../providers/index.js'
 import {newId, randomBase62} from '../store/ids.js'
@@ -59,28 +60,6 @@ export interface SessionServiceOptions {
 
 /** See SessionServiceOptions.commitWindowMs. */
 export const COMMIT_WINDOW_MS = 100
-
-export interface SessionView {
-  sessionKey: string
-  agentId: string
-  thread: string
-  createdAt: string
-  updatedAt: string
-}
-
-export interface MessageView {
-  messageId: string
-  role: 'user' | 'assistant' | 'tool'
-  content: string
-  status: 'complete' | 'partial'
-  /** On an assistant message that called tools. */
-  toolCalls?: {callId: string; name: string; arguments: string}[]
-  /** On a tool message: the call it answers. */
-  callId?: string
-  name?: string
-  isError?: boolean
-  createdAt: string
-}
 
 /** How long the event log keeps events for replay. */
 const EVENT_RETENTION_MS = 60 * 60 * 1000
@@ -297,7 +276,7 @@ export class SessionService {
     return full
   }
 
-  async get(owner: SessionOwner, key: string): Promise<SessionView & {messages: MessageView[]}> {
+  async get(owner: SessionOwner, key: string): Promise<SessionDetail> {
     const row = await this.load(owner, key)
     const messages = await this.repo.messages(row.key)
     return {...toSessionView(row), messages: messages.map(toMessageView)}

@@ -9,7 +9,7 @@
 
 // ---------- agent configuration (as stored; produced by apply / bootstrap) ----------
 
-import type {AgentSpec} from '../../contract/agents.js'
+import type {AgentSpec, ProviderSpec} from '../../contract/agents.js'
 
 export type {AgentSpec, KeySource, McpOAuthSpec, McpSpec, ProviderSpec} from '../../contract/agents.js'
 
@@ -166,6 +166,29 @@ export interface MetaRepo {
   set(key: string, value: string): Promise<void>
 }
 
+/** Transaction-scoped advisory locks (held until the transaction ends). */
+export interface LockRepo {
+  /** Serialises bootstraps of gateways sharing one database. */
+  bootstrap(): Promise<void>
+  /** Serialises applies to one org. */
+  applyOrg(orgId: string): Promise<void>
+}
+
+/** What the bootstrap of an install finds (one read; see bootstrap/index.ts). */
+export interface BootstrapCheck {
+  version: string | null
+  admin: UserRow | undefined
+  org: OrgRow | undefined
+  /** The admin's role in the local org. */
+  role: string | null
+  /** Orgs whose `default` agent is missing or has other system providers. */
+  staleOrgs: number
+}
+
+export interface BootstrapRepo {
+  check(input: {localOrgSlug: string; versionKey: string; defaultAgentId: string; systemProviders: ProviderSpec[]}): Promise<BootstrapCheck>
+}
+
 /** Low-level access for repositories added by later features (sessions, grants…). */
 export interface Sql {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>
@@ -180,6 +203,8 @@ export interface StoreTx {
   readonly agents: AgentRepo
   readonly secrets: SecretRepo
   readonly meta: MetaRepo
+  readonly locks: LockRepo
+  readonly bootstrap: BootstrapRepo
 }
 
 export interface Store extends StoreTx {

@@ -21,7 +21,6 @@ import {SESSION_KEY_PATTERN} from '../sessions/schema.js'
 import {sessionNotAccessible} from '../sessions/service.js'
 import {DECISIONS} from './approvals.js'
 import {isValidPattern} from './policy.js'
-import {toolServiceOf} from './service.js'
 
 const decisionSchema = z.object({decision: z.enum(DECISIONS, {message: `expected one of ${DECISIONS.join(', ')}`})}).strict()
 /** Call ids are what the model sent: printable, bounded. */
@@ -30,7 +29,7 @@ const CALL_ID = /^[\x21-\x7e]{1,256}$/
 export const toolRoutes: RouteModule = {
   name: 'tools',
   register(app, services: Services) {
-    const tools = () => toolServiceOf(services)
+    const tools = () => services.tools
 
     app.post('/api/v1/sessions/:key/approvals/:callId', requireScope('chat'), async (c) => {
       const auth = c.get('auth')

@@ -222,21 +222,3 @@ function serverView(agent: AgentRow, s: ServerState, grants: Map<string, {expire
   }
 }
 
-const registry = new WeakMap<Services, ToolService>()
-
-/**
- * The tool service of a gateway, made on first use; its connections close at shutdown. The
- * session routes make it first, so that it closes after the turns have ended.
- */
-export function toolServiceOf(services: Services, options?: ToolServiceOptions): ToolService {
-  let service = registry.get(services)
-  if (!service) {
-    // LOBU_APPROVAL_TIMEOUT_MS shortens the 10-minute wait for a decision (tests, demos).
-    const ttl = Number(services.env.LOBU_APPROVAL_TIMEOUT_MS)
-    const made = new ToolService(services, {...(Number.isInteger(ttl) && ttl > 0 ? {approvalTtlMs: ttl} : {}), ...options})
-    registry.set(services, made)
-    services.lifecycle.onShutdown(() => made.close())
-    service = made
-  }
-  return service
-}

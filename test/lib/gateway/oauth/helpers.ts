@@ -6,7 +6,7 @@ import {expect} from 'vitest'
 
 import type {DeviceService} from '../../../../src/lib/gateway/oauth/device.js'
 import type {GrantService} from '../../../../src/lib/gateway/oauth/grants.js'
-import {createOAuthRoutes, type OAuthRoutesOptions} from '../../../../src/lib/gateway/oauth/routes.js'
+import type {ServiceOptions} from '../../../../src/lib/gateway/services.js'
 import {rawRequest, startTestGateway, type ApiResponse, type TestGateway} from '../../../support/gateway.js'
 
 export const PASSWORD = 'correct horse battery staple'
@@ -26,20 +26,11 @@ export interface OAuthTestGateway extends TestGateway {
   member(slug: string, email: string, role?: 'owner' | 'member'): Promise<{userId: string}>
 }
 
-export async function startOAuthGateway(driver: string, options: OAuthRoutesOptions = {}, env: NodeJS.ProcessEnv = {}): Promise<OAuthTestGateway> {
+export async function startOAuthGateway(driver: string, options: ServiceOptions['oauth'] = {}, env: NodeJS.ProcessEnv = {}): Promise<OAuthTestGateway> {
   let offset = 0
-  let device: DeviceService | undefined
-  let grants: GrantService | undefined
-  const routes = createOAuthRoutes({
-    refreshIntervalMs: 0,
-    ...options,
-    now: () => new Date(Date.now() + offset),
-    onServices: (s) => {
-      device = s.device
-      grants = s.grants
-    },
-  })
-  const gw = await startTestGateway({driver, routes: [routes], env})
+  const oauth = {refreshIntervalMs: 0, ...options, now: () => new Date(Date.now() + offset)}
+  const gw = await startTestGateway({driver, services: {oauth}, env})
+  const {device, grants} = gw.gateway.services
 
   const form = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) => {
     const body = new URLSearchParams(fields).toString()
@@ -71,8 +62,8 @@ export async function startOAuthGateway(driver: string, options: OAuthRoutesOpti
 
   return Object.assign(gw, {
     advance: (ms: number) => void (offset += ms),
-    device: device!,
-    grants: grants!,
+    device,
+    grants,
     form,
     mint,
     passwordOrg,

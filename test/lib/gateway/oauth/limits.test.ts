@@ -7,7 +7,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {HashGate, HashGateBusy} from '../../../../src/lib/gateway/oauth/limits.js'
-import {createOAuthRoutes} from '../../../../src/lib/gateway/oauth/routes.js'
 import {driverNames, rawRequest, startTestGateway, type TestGateway} from '../../../support/gateway.js'
 
 const PASSWORD = 'correct horse battery staple'
@@ -23,7 +22,7 @@ describe.each(driverNames())('device login limits on a team gateway (%s)', (driv
   let slug: string
 
   beforeAll(async () => {
-    gw = await startTestGateway({driver, team: true, routes: [createOAuthRoutes({refreshIntervalMs: 0})]})
+    gw = await startTestGateway({driver, team: true, services: {oauth: {refreshIntervalMs: 0}}})
     slug = (await gw.createOrg()).slug
   })
   afterAll(() => gw?.close())
@@ -73,7 +72,7 @@ describe.each(driverNames())('device login limits on a team gateway (%s)', (driv
   })
 
   it('limits anonymous device-code requests and code look-ups per address, with Retry-After', async () => {
-    const other = await startTestGateway({driver, team: true, routes: [createOAuthRoutes({refreshIntervalMs: 0})]})
+    const other = await startTestGateway({driver, team: true, services: {oauth: {refreshIntervalMs: 0}}})
     try {
       const codes = await Promise.all(Array.from({length: 60}, () => form(other, '/oauth/device/code', {client_id: 'x'})))
       const ok = codes.filter((r) => r.status === 200)

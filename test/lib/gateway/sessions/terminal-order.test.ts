@@ -9,7 +9,6 @@
  */
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {createSessionRoutes} from '../../../../src/lib/gateway/sessions/routes.js'
 import type {Sql, Store} from '../../../../src/lib/gateway/store/types.js'
 import {encryptSecret, keyedHash} from '../../../../src/lib/gateway/crypto/index.js'
 import {startFakeProvider, type FakeProvider} from '../../../support/fake-provider.js'
@@ -82,8 +81,8 @@ describe.each(driverNames())('the end of a turn and its commit (%s)', (driver) =
   async function start(deliverBeforeStored: boolean, commitWindowMs = 0) {
     const gate = commitGate()
     fake = await startFakeProvider()
-    const routes = [createSessionRoutes({deliverBeforeStored, commitWindowMs, shutdownWaitMs: 10_000})]
-    const g = await startTestGateway({driver, wrapStore: gate.wrap, routes})
+    const sessions = {deliverBeforeStored, commitWindowMs, shutdownWaitMs: 10_000}
+    const g = await startTestGateway({driver, wrapStore: gate.wrap, services: {sessions}})
     gw = g
     const orgId = (await g.api('/api/v1/whoami')).body.org.id as string
     const key = g.gateway.installKey

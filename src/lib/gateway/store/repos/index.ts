@@ -1,5 +1,7 @@
 import type {StoreTx, Sql} from '../types.js'
 import {agentRepo} from './agents.js'
+import {bootstrapRepo} from './bootstrap.js'
+import {lockRepo} from './locks.js'
 import {membershipRepo} from './memberships.js'
 import {metaRepo} from './meta.js'
 import {orgRepo} from './orgs.js'
@@ -18,5 +20,7 @@ export function createRepos(sql: Sql): StoreTx {
     agents: agentRepo(sql),
     secrets: secretRepo(sql),
     meta: metaRepo(sql),
+    locks: lockRepo(sql),
+    bootstrap: bootstrapRepo(sql),
   }
 }
