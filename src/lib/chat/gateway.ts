@@ -9,14 +9,14 @@
  * take the boot path. `ensureLocalGateway` is the check on its own (probe first).
  */
 
-import {OperationError} from '../core/errors.js'
+import {OperationError, UsageError} from '../core/errors.js'
 import {projectIdOf} from '../config/project-id.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'
 
 export interface LocalGatewayOptions {
-  ctx: Pick<ResolvedContext, 'name' | 'url'>
+  ctx: Pick<ResolvedContext, 'name' | 'url'> & Partial<Pick<ResolvedContext, 'project'>>
   project?: Project
   boot: boolean
   version: string
@@ -66,17 +66,22 @@ export async function probeHealth(url: string, timeoutMs = 2_000, signal?: Abort
   }
 }
 
-/** Warn when the local gateway serves another project than the one of this directory. */
+/**
+ * The local gateway serves another project than the one of this directory: refuse (exit 2, both
+ * named). One that serves no project is only warned about.
+ */
 function warnOnOtherProject(opts: Pick<LocalGatewayOptions, 'ctx' | 'project' | 'warn'>, health: Health): void {
-  if (!opts.project) return
+  if (!opts.project || health.ok === false) return
   const expected = projectIdOf(opts.project).id
   const served = health.project ?? null
   if (served === expected) return
-  opts.warn(
-    served
-      ? `Warning: the gateway at ${opts.ctx.url} serves project "${served}", not "${expected}" (this directory): its agents may differ from this lobu.toml`
-      : `Warning: the gateway at ${opts.ctx.url} serves no project, not "${expected}" (this directory): this lobu.toml's agents may be missing there`,
-  )
+  if (served) {
+    throw new UsageError(`the gateway of context "${opts.ctx.name}" (${opts.ctx.url}) serves project "${served}", not "${expected}" (this directory)`, {
+      code: 'OTHER_PROJECT',
+      hint: "Start this project's gateway with `lobu run` here (`local` then follows it), or pick the right context with -c",
+    })
+  }
+  opts.warn(`Warning: the gateway at ${opts.ctx.url} serves no project, not "${expected}" (this directory): this lobu.toml's agents may be missing there`)
 }
 
 /** Nothing answers on the local URL: boot the embedded gateway, or fail with the `lobu run` hint. */
@@ -155,6 +160,9 @@ function errorCode(error: unknown): string | undefined {
  * first (a booted gateway stores one).
  */
 export async function openLocalSession<T>(opts: LocalSessionOptions<T>): Promise<LocalSession<T>> {
+  // In a project whose gateway.json names no live gateway, the port may be another project's:
+  // ask /health first, so nothing is sent to that project's gateway.
+  if (opts.project && opts.ctx.project && !opts.ctx.project.fromGatewayFile) return openOn(await ensureLocalGateway(opts), opts)
   let client: ApiClient
   try {
     client = await opts.client()

@@ -48,10 +48,10 @@ function lookupToken(ctx: ContextInfo, selected: boolean, env: NodeJS.ProcessEnv
   const origin = new URL(ctx.url).origin
   try {
     if (selected) {
-      const t = tokenForContext({origin}, env)
+      const t = tokenForContext({origin, name: ctx.name}, env)
       return t ? {kind: 'token', info: {token: t.token, source: t.source, expiresAt: t.stored?.expiresAt}} : {kind: 'none'}
     }
-    const stored = getStoredToken(origin, env)
+    const stored = getStoredToken(origin, env, ctx.name)
     return stored ? {kind: 'token', info: {token: stored.token, source: 'stored', expiresAt: stored.expiresAt}} : {kind: 'none'}
   } catch (error) {
     return {kind: 'error', message: error instanceof LobuError ? error.message : String(error)}
