@@ -25,7 +25,7 @@ interface PackageJson {
 const GROUPS: Array<{title: string; ids: string[]}> = [
   {title: 'PROJECT', ids: ['init', 'validate', 'apply']},
   {title: 'RUN AND CHAT', ids: ['run', 'chat', 'tools']},
-  {title: 'GATEWAYS AND ACCESS', ids: ['context', 'whoami', 'token', 'oauth', 'org']},
+  {title: 'GATEWAYS AND ACCESS', ids: ['context', 'auth', 'whoami', 'token', 'oauth', 'org']},
   {title: 'SETUP', ids: ['doctor', 'autocomplete']},
 ]
 
