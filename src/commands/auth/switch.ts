@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {UsageError} from '../../lib/cli/errors.js'
+import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 
 export interface SwitchResult {

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {sharedFlags} from '../../lib/cli/base-command.js'
-import {UsageError} from '../../lib/cli/errors.js'
+import {UsageError} from '../../lib/core/errors.js'
 import {GatewayCommand} from '../../lib/cli/gateway-command.js'
 import {canPrompt} from '../../lib/cli/terminal.js'
 

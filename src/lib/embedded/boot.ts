@@ -150,6 +150,14 @@ async function boot(opts: BootOptions, signal: AbortSignal): Promise<BootedGatew
   const dataDir = resolveDataDir({flag: opts.dataDir, env, project})
   if (!databaseUrl) await mkdir(dataDir, {recursive: true, mode: 0o700})
 
+  if (!databaseUrl) {
+    // A data dir held by a live gateway is the real problem: say so before the port (which that
+    // gateway may well be listening on) is tried.
+    const {DataDirLockedError, LOCK_FILE, readDataDirLock} = await import('../gateway/store/lock.js')
+    const holder = await readDataDirLock(dataDir)
+    if (holder?.alive && holder.pid !== process.pid) throw new DataDirLockedError(path.join(dataDir, LOCK_FILE), holder)
+  }
+
   const {startGateway} = await import('../gateway/server.js')
   await checkpoint('gateway modules loaded')
   const gateway = await startGateway({

@@ -49,6 +49,7 @@ export async function runForeground(opts: RunOptions): Promise<number> {
       storage: booted.storage,
       project: opts.project,
       env: opts.project?.env ?? (opts.env as Record<string, string>) ?? process.env,
+      processEnv: opts.env ?? process.env,
       applied: booted.applied,
       systemProviders: booted.gateway.systemProviders,
       warnHost: opts.host && !LOOPBACK.has(opts.host) ? opts.host : undefined,
