@@ -149,8 +149,7 @@ function accountsOf(file: CredentialsFile, origin: string): StoredAccount[] {
 
 /**
  * The account a context uses on an origin: the one `active` names for it (when it still exists
- * on that origin), else for `local` the local admin account, else the latest login or saved
- * token, else whatever is there.
+ * on that origin), else the local admin account, else the latest login or saved token.
  */
 function pickAccount(file: CredentialsFile, origin: string, context?: string): StoredAccount | undefined {
   const accounts = accountsOf(file, origin)
@@ -160,10 +159,10 @@ function pickAccount(file: CredentialsFile, origin: string, context?: string): S
     const chosen = accounts.find((a) => accountRef(origin, a) === ref)
     if (chosen) return chosen
   }
-  if (context === 'local' || context === undefined) {
-    const admin = accounts.find((a) => a.kind === 'local-admin')
-    if (admin) return admin
-  }
+  // Without a choice of its own, a context keeps the account it had before any login added
+  // another: the local admin account of `lobu run` when there is one.
+  const admin = accounts.find((a) => a.kind === 'local-admin')
+  if (admin) return admin
   const others = accounts.filter((a) => a.kind !== 'local-admin')
   return others.at(-1) ?? accounts[0]
 }
