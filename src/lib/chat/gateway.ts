@@ -27,6 +27,8 @@ export interface LocalGatewayOptions {
   env?: NodeJS.ProcessEnv
   /** How long to wait for /health (default 2 s). */
   healthTimeoutMs?: number
+  /** Ctrl-C: stops waiting (for a starting gateway, for other shells' turns). */
+  signal?: AbortSignal
 }
 
 export interface EnsuredGateway {
@@ -84,18 +86,75 @@ function warnOnOtherProject(opts: Pick<LocalGatewayOptions, 'ctx' | 'project' | 
   opts.warn(`Warning: the gateway at ${opts.ctx.url} serves no project, not "${expected}" (this directory): this lobu.toml's agents may be missing there`)
 }
 
-/** Nothing answers on the local URL: boot the embedded gateway, or fail with the `lobu run` hint. */
+/** How long a chat waits for a gateway another process is starting (or stopping). */
+const JOIN_TIMEOUT_MS = 10_000
+/** A temporary gateway stops once nobody was served for this long (a client between its requests keeps it). */
+const IDLE_QUIET_MS = 500
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/**
+ * Wait for the gateway at the context's URL to be ready: 'ready' (it answers 200), 'gone'
+ * (nothing answers: whoever was starting or stopping it is done) or 'timeout'.
+ */
+async function waitUntilReady(opts: LocalGatewayOptions, deadline: number): Promise<'ready' | 'gone' | 'timeout'> {
+  while (Date.now() < deadline) {
+    if (opts.signal?.aborted) return 'timeout'
+    const health = await probeHealth(opts.ctx.url, Math.min(1_000, Math.max(100, deadline - Date.now())), opts.signal)
+    if (health === undefined) return 'gone'
+    if (health.ok !== false) {
+      warnOnOtherProject(opts, health)
+      return 'ready'
+    }
+    await sleep(100)
+  }
+  return 'timeout'
+}
+
+function stillStarting(ctx: LocalGatewayOptions['ctx'], cause?: unknown): OperationError {
+  return new OperationError(`the gateway at ${ctx.url} did not become ready within ${JOIN_TIMEOUT_MS / 1000} s`, {
+    code: 'GATEWAY_STARTING',
+    hint: 'Another lobu process is starting or stopping it: retry in a moment, or keep one up with `lobu run`',
+    cause,
+  })
+}
+
+/**
+ * Nothing answers on the local URL: boot the embedded gateway, or fail with the `lobu run` hint.
+ * When another process is booting (or stopping) the same project's gateway at that moment (its
+ * data dir is locked, or the port was just taken), wait for it up to 10 s: use it once ready, or
+ * boot again once it is gone.
+ */
 async function bootEmbedded(opts: LocalGatewayOptions): Promise<EnsuredGateway> {
-  const {ctx, project} = opts
+  const {ctx} = opts
   if (!opts.boot) {
     throw new OperationError(`no gateway answers at ${ctx.url}`, {
       code: 'GATEWAY_UNREACHABLE',
       hint: 'Start it with `lobu run` in your project (or drop --no-boot to start one just for this chat)',
     })
   }
+  const deadline = Date.now() + JOIN_TIMEOUT_MS
+  let announced = false
+  for (;;) {
+    try {
+      return await bootOnce(opts, !announced)
+    } catch (error) {
+      const code = errorCode(error)
+      if (code !== 'DATA_DIR_LOCKED' && code !== 'PORT_IN_USE') throw error
+      if (!announced) opts.note(`Another lobu process is starting or stopping the gateway at ${ctx.url}: waiting for it (up to ${JOIN_TIMEOUT_MS / 1000} s)`)
+      announced = true
+      const state = await waitUntilReady(opts, deadline)
+      if (state === 'ready') return {booted: false}
+      if (state === 'timeout') throw stillStarting(ctx, error)
+      await sleep(100) // gone: boot it ourselves
+    }
+  }
+}
 
+async function bootOnce(opts: LocalGatewayOptions, announce: boolean): Promise<EnsuredGateway> {
+  const {ctx, project} = opts
   const port = Number(new URL(ctx.url).port) || 80
-  opts.note(`No gateway at ${ctx.url}: starting an embedded one for this chat (keep one running with \`lobu run\`)`)
+  if (announce) opts.note(`No gateway at ${ctx.url}: starting an embedded one for this chat (keep one running with \`lobu run\`)`)
   const {bootLocalGateway} = await import('../embedded/boot.js')
   const booted = await bootLocalGateway({
     project,
@@ -108,7 +167,17 @@ async function bootEmbedded(opts: LocalGatewayOptions): Promise<EnsuredGateway> 
     },
     logRequests: Boolean(opts.verbose),
   })
-  return {booted: true, close: () => booted.close()}
+  return {
+    booted: true,
+    // Other shells' chats may be using this gateway (it is in .lobu/gateway.json): it stops
+    // once every turn it serves has ended (Ctrl-C stops it at once).
+    close: async () => {
+      const {requests} = booted.gateway.inFlight()
+      if (requests > 0) opts.note(`Keeping the embedded gateway up until the ${requests === 1 ? 'turn' : `${requests} requests`} of other shells ${requests === 1 ? 'ends' : 'end'}…`)
+      await booted.gateway.whenIdle(IDLE_QUIET_MS, opts.signal)
+      await booted.close()
+    },
+  }
 }
 
 export async function ensureLocalGateway(opts: LocalGatewayOptions): Promise<EnsuredGateway> {
@@ -116,6 +185,13 @@ export async function ensureLocalGateway(opts: LocalGatewayOptions): Promise<Ens
   if (ctx.name !== 'local' || !isLoopbackUrl(ctx.url)) return {booted: false}
 
   const health = await probeHealth(ctx.url, opts.healthTimeoutMs)
+  if (health?.ok === false) {
+    // Starting (another chat's embedded boot, a `lobu run`) or stopping: wait, then use or boot.
+    const state = await waitUntilReady(opts, Date.now() + JOIN_TIMEOUT_MS)
+    if (state === 'ready') return {booted: false}
+    if (state === 'timeout') throw stillStarting(ctx)
+    return bootEmbedded(opts)
+  }
   if (health) {
     warnOnOtherProject(opts, health)
     return {booted: false}
@@ -192,6 +268,8 @@ export async function openLocalSession<T>(opts: LocalSessionOptions<T>): Promise
     return {gateway: {booted: false}, client, result: first.value}
   }
   if (!checked.ok) throw checked.error // something that is not a Lobu gateway answers
+  // 503: a gateway starting or stopping there: wait for it (or boot once it is gone).
+  if (checked.value?.ok === false || (first.error as {status?: number} | null)?.status === 503) return openOn(await ensureLocalGateway(opts), opts)
   const unreachable = nothingAnswers || errorCode(first.error) === 'GATEWAY_UNREACHABLE'
   if (!unreachable || checked.value) throw first.error
 
