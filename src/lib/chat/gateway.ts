@@ -14,6 +14,7 @@ import {projectIdOf} from '../config/project-id.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'
+import {readProjectGateway} from '../context/project-gateway.js'
 
 export interface LocalGatewayOptions {
   ctx: Pick<ResolvedContext, 'name' | 'url'> & Partial<Pick<ResolvedContext, 'project'>>
@@ -102,13 +103,20 @@ async function waitUntilReady(opts: LocalGatewayOptions, deadline: number): Prom
     if (opts.signal?.aborted) return 'timeout'
     const health = await probeHealth(opts.ctx.url, Math.min(1_000, Math.max(100, deadline - Date.now())), opts.signal)
     if (health === undefined) return 'gone'
-    if (health.ok !== false) {
+    // In a project, ready means recorded in .lobu/gateway.json, which the booting process writes
+    // once its token is stored and lobu.toml applied (/health may answer before that).
+    if (health.ok !== false && (!opts.project || recorded(opts))) {
       warnOnOtherProject(opts, health)
       return 'ready'
     }
     await sleep(100)
   }
   return 'timeout'
+}
+
+function recorded(opts: LocalGatewayOptions): boolean {
+  const running = opts.project ? readProjectGateway(opts.project.root) : undefined
+  return running !== undefined && running.url === opts.ctx.url
 }
 
 function stillStarting(ctx: LocalGatewayOptions['ctx'], cause?: unknown): OperationError {
