@@ -165,9 +165,11 @@ async function whoami(ctx: ContextInfo, token: TokenInfo, source: string, local:
 /** One check per context (or only --context), plus a `contexts` failure when config.json or the selection is broken. */
 export async function checkGateways(opts: GatewayChecksOptions): Promise<Check[]> {
   const projectPort = opts.project?.config.gateway?.port
+  // `local` in a project is its gateway (.lobu/gateway.json), as for every command.
+  const project = opts.project ? {root: opts.project.root, id: projectHealthId(opts.project), port: projectPort} : undefined
   let contexts: ContextInfo[]
   try {
-    contexts = listContexts({env: opts.env, projectPort})
+    contexts = listContexts({env: opts.env, projectPort, project})
   } catch (error) {
     if (!(error instanceof LobuError)) throw error
     return [check('contexts', 'fail', error.message, error.hint)]
@@ -175,7 +177,7 @@ export async function checkGateways(opts: GatewayChecksOptions): Promise<Check[]
   const checks: Check[] = []
   let selected: string | undefined
   try {
-    selected = resolveContext({flag: opts.context, env: opts.env, projectPort}).name
+    selected = resolveContext({flag: opts.context, env: opts.env, projectPort, project}).name
   } catch (error) {
     // An unknown --context is a usage error, as in every command; a broken default is a finding.
     if (opts.context !== undefined || !(error instanceof LobuError)) throw error
