@@ -1,8 +1,7 @@
-import {basename} from 'node:path'
-
 import {Command} from '@oclif/core'
 
 import type {ApiClient} from '../client/index.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/types.js'
 import {type LocalProject, type ResolvedContext, resolveContext} from '../context/index.js'
 import {BaseCommand, sharedFlags} from './base-command.js'
@@ -106,7 +105,7 @@ function portOf(project: Project | undefined): number | undefined {
 
 /** What the built-in `local` needs to know of a project: its root, the id its gateway reports, its port. */
 export function localProjectOf(project: Project): LocalProject {
-  return {root: project.root, id: project.config.project?.id ?? basename(project.root), port: portOf(project)}
+  return {root: project.root, id: projectIdOf(project).id, port: portOf(project)}
 }
 
 /** The project found from the current directory, for `local` (a broken lobu.toml is ignored here). */

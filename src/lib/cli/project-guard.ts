@@ -3,16 +3,15 @@
  * serves; a command run in a project that reaches another project's gateway refuses (exit 2)
  * naming both, instead of reading or changing that project's agents.
  */
-import {basename} from 'node:path'
-
 import {probeHealth} from '../chat/gateway.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/types.js'
 import type {ResolvedContext} from '../context/index.js'
 import {UsageError} from '../core/errors.js'
 
 /** The id a gateway reports in /health for this project (as `lobu run` computes it). */
 export function healthIdOf(project: Pick<Project, 'root' | 'config'>): string {
-  return project.config.project?.id ?? basename(project.root)
+  return projectIdOf(project).id
 }
 
 export function otherProjectError(ctx: Pick<ResolvedContext, 'name' | 'url'>, served: string, expected: string, options: {force?: boolean} = {}): UsageError {

@@ -166,7 +166,7 @@ async function whoami(ctx: ContextInfo, token: TokenInfo, source: string, local:
 export async function checkGateways(opts: GatewayChecksOptions): Promise<Check[]> {
   const projectPort = opts.project?.config.gateway?.port
   // `local` in a project is its gateway (.lobu/gateway.json), as for every command.
-  const project = opts.project ? {root: opts.project.root, id: projectHealthId(opts.project), port: projectPort} : undefined
+  const project = opts.project ? {root: opts.project.root, id: projectIdOf(opts.project).id, port: projectPort} : undefined
   let contexts: ContextInfo[]
   try {
     contexts = listContexts({env: opts.env, projectPort, project})
