@@ -5,6 +5,7 @@
  * while a new turn is refused with 503 and a hint.
  */
 import {existsSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
@@ -60,6 +61,10 @@ describe('two shells chatting at once with no gateway running', () => {
   })
 
   it('the second attaches to the first one’s temporary gateway, which stays up until the second turn has ended', async () => {
+    // the first turn is long enough for the second chat process to start and attach; the second
+    // one ends after it
+    fake.reset()
+    fake.script({chunks: CHUNKS, delayMs: 700}, {chunks: CHUNKS, delayMs: 1000})
     const first = await spawnLobu(['chat', 'first'], {cwd: project, sandbox, env, timeout: 90_000})
     running.push(first)
     // the temporary gateway is ready once it is recorded for the project
@@ -89,13 +94,17 @@ describe('lobu run and SIGINT', () => {
     // wait until the provider has been asked (the turn runs), then stop the gateway
     const deadline = Date.now() + 30_000
     while (fake.requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    const url = `http://127.0.0.1:${port}`
+    const creds = JSON.parse(await readFile(path.join(sandbox.configDir, 'credentials.json'), 'utf8'))
+    const headers = {authorization: `Bearer ${creds.origins[url].accounts[0].token}`, 'content-type': 'application/json'}
+    const session = (await (await fetch(`${url}/api/v1/sessions`, {method: 'POST', headers, body: JSON.stringify({thread: 'late'})})).json()) as {sessionKey: string}
     run.child.kill('SIGINT')
     await waitForStderr(run, /letting 1 running turn finish/)
-    const refused = await runLobu(['chat', '--no-boot', 'too late'], {cwd: project, sandbox, env})
+    const refused = await fetch(`${url}/api/v1/sessions/${session.sessionKey}/messages`, {method: 'POST', headers, body: JSON.stringify({content: 'too late'})})
+    expect(refused.status).toBe(503)
+    expect(((await refused.json()) as {error: {message: string; hint: string}}).error).toMatchObject({message: expect.stringContaining('the gateway is stopping'), hint: expect.stringContaining('lobu run')})
     expect(await started.exited).toBe(0)
     expect(String((await started.child).stdout)).toBe(FULL.slice(0, -1))
-    expect(refused.exitCode).toBe(1)
-    expect(refused.stderr).toContain('the gateway is stopping')
     expect(await run.exited).toBe(0)
     expect(existsSync(gatewayFile())).toBe(false)
   })

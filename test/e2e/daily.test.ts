@@ -37,7 +37,8 @@ async function initProject(name: 'alpha' | 'beta', fallbackPort: number): Promis
 }
 
 async function startRun(dir: string, port: number, extraEnv: Record<string, string | undefined> = env): Promise<Spawned> {
-  const spawned = await spawnLobu(['run', '--port', String(port)], {cwd: dir, sandbox, env: extraEnv})
+  // up for the whole file, which runs for minutes on a loaded machine
+  const spawned = await spawnLobu(['run', '--port', String(port)], {cwd: dir, sandbox, env: extraEnv, timeout: 900_000})
   running.push(spawned)
   await waitForStderr(spawned, /Try: lobu chat/)
   return spawned
