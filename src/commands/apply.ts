@@ -7,6 +7,7 @@ import {canDecorate, canPrompt, styles} from '../lib/cli/terminal.js'
 import type {ApplyResult, Plan, PlanSummary, RenderStyle} from '../lib/apply/index.js'
 
 export interface ApplyCommandResult {
+  target: {context: string; url: string; project: string}
   plan: Plan
   applied: ApplyResult | null
   summary: PlanSummary
@@ -34,6 +35,7 @@ Exit codes: 0 done, 1 failed, 2 invalid lobu.toml / missing $NAME / confirmation
     yes: Flags.boolean({char: 'y', description: 'Apply without asking for confirmation (required without a terminal)'}),
     prune: Flags.boolean({description: 'Delete agents this project applied before and no longer declares (needs project.id in lobu.toml)'}),
     'detailed-exitcode': Flags.boolean({description: 'Exit 0 when there are no changes, 2 when there are changes (planned or applied), 1 on error'}),
+    force: Flags.boolean({description: "Apply even when the gateway serves another project (its /health names a project that is not this one)"}),
   }
 
   async run(): Promise<ApplyCommandResult> {
@@ -57,7 +59,13 @@ Exit codes: 0 done, 1 failed, 2 invalid lobu.toml / missing $NAME / confirmation
     }
     const desired = await buildDesiredState(project, process.env)
 
-    // 2. plan → render → confirm → apply.
+    // 2. where: never into another project's gateway (unless --force), and say where.
+    const ctx = await this.context()
+    await this.guardProject({project, force: flags.force, offerForce: true})
+    const target = {context: ctx.name, url: ctx.url, project: id}
+    if (!json) process.stdout.write(`Target: ${target.context} (${target.url}, project ${target.project})\n`)
+
+    // 3. plan → render → confirm → apply.
     const client = await this.client()
     const interactive = canPrompt({yes: flags.yes, json})
     const confirm = interactive ? (await import('../lib/apply/prompt.js')).confirmOnTerminal : undefined
@@ -81,7 +89,7 @@ Exit codes: 0 done, 1 failed, 2 invalid lobu.toml / missing $NAME / confirmation
       const changes = result.changed && (flags['dry-run'] || result.applied !== null)
       process.exitCode = changes ? 2 : 0
     }
-    return {plan: result.plan, applied: result.applied, summary: result.summary}
+    return {target, plan: result.plan, applied: result.applied, summary: result.summary}
   }
 
   private async renderStyle(json: boolean): Promise<RenderStyle | undefined> {

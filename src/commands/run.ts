@@ -5,7 +5,7 @@ import {BaseCommand, sharedFlags} from '../lib/cli/base-command.js'
 export default class Run extends BaseCommand<typeof Run> {
   static aliases = ['dev', 'start']
   static summary = 'Run the embedded gateway (HTTP API + embedded Postgres) in the foreground'
-  static description = `Boots the gateway on 127.0.0.1, stores a token for it, points the "local" context at it and applies the project's lobu.toml to org "local". Data lives in <project>/.lobu/data (PGlite) unless DATABASE_URL names a PostgreSQL server. Stops cleanly on Ctrl-C.`
+  static description = `Boots the gateway on 127.0.0.1, stores its own admin token for it, records itself in <project>/.lobu/gateway.json (so \`local\` in this project means this gateway; no global context is changed) and applies the project's lobu.toml to org "local". Data lives in <project>/.lobu/data (PGlite) unless DATABASE_URL names a PostgreSQL server. Stops cleanly on Ctrl-C.`
   static examples = [
     {description: 'Serve the project in this directory on the default port', command: '<%= config.bin %> run'},
     {description: 'Another port, re-applying lobu.toml on every edit', command: '<%= config.bin %> run --port 8788 --watch'},

@@ -17,6 +17,7 @@ export default class Whoami extends GatewayCommand<typeof Whoami> {
 
   async run(): Promise<WhoamiResult> {
     const ctx = await this.context()
+    await this.guardProject()
     const client = await this.client()
     const me = await client.get<WhoamiResponse>('/api/v1/whoami')
     const result: WhoamiResult = {

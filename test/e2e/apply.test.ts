@@ -145,7 +145,7 @@ describe('lobu apply (e2e)', () => {
     const r = await lobu(['--yes', '--json', '--detailed-exitcode'], {OPENAI_API_KEY: ROTATED})
     expect(r.exitCode).toBe(2)
     const out = r.json<{plan: {changes: unknown[]}; applied: {applied: boolean}; summary: Record<string, number>}>()
-    expect(Object.keys(out).sort()).toEqual(['applied', 'plan', 'summary'])
+    expect(Object.keys(out).sort()).toEqual(['applied', 'plan', 'summary', 'target'])
     expect(out.applied.applied).toBe(true)
     expect(out.summary).toEqual({create: 0, update: 2, delete: 0, noop: 0})
     expect(await model()).toBe('gpt-4o-mini')

@@ -90,7 +90,8 @@ describe('lobu oauth (e2e)', () => {
     const file = path.join(sandbox.configDir, 'credentials.json')
     expect((await stat(file)).mode & 0o777).toBe(0o600)
     const creds = JSON.parse(await readFile(file, 'utf8'))
-    expect(creds.tokens[gw.url]).toMatchObject({org: 'acme', user: 'Ada', token: expect.stringMatching(/^lobu_pat_/)})
+    expect(creds.origins[gw.url].accounts).toEqual([expect.objectContaining({org: 'acme', user: 'Ada', kind: 'login', token: expect.stringMatching(/^lobu_pat_/)})])
+    expect(creds.active.acme).toBe(`${gw.url}#Ada@acme`)
     const config = JSON.parse(await readFile(path.join(sandbox.configDir, 'config.json'), 'utf8'))
     expect(config.contexts.acme.url).toBe(gw.url)
 
@@ -143,7 +144,7 @@ describe('lobu oauth (e2e)', () => {
 
   it('oauth logout revokes the token and forgets it; whoami then exits 3', async () => {
     const creds = JSON.parse(await readFile(path.join(sandbox.configDir, 'credentials.json'), 'utf8'))
-    const token = creds.tokens[gw.url].token as string
+    const token = creds.origins[gw.url].accounts[0].token as string
     const r = await runLobu(['oauth', 'logout', '-c', 'acme'], {sandbox})
     expect(r.exitCode, r.stderr).toBe(0)
     expect(r.stderr).toContain('revoked')

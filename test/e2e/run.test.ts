@@ -59,8 +59,10 @@ describe('lobu run', () => {
     const who = await runLobu(['whoami', '-c', 'local', '--json'], {cwd: project, sandbox})
     expect(who.exitCode, who.stderr).toBe(0)
     expect(who.json<{org: {slug: string}}>().org.slug).toBe('local')
-    const config = JSON.parse(await readFile(path.join(sandbox.configDir, 'config.json'), 'utf8'))
-    expect(config.contexts.local.url).toBe(`http://127.0.0.1:${port}`)
+    // `local` in this project follows .lobu/gateway.json; no global context is written.
+    expect(existsSync(path.join(sandbox.configDir, 'config.json'))).toBe(false)
+    const recorded = JSON.parse(await readFile(path.join(project, '.lobu', 'gateway.json'), 'utf8'))
+    expect(recorded).toMatchObject({url: `http://127.0.0.1:${port}`, pid: spawned.child.pid, projectId: health.project})
 
     const created = await runLobu(['token', 'create', '-c', 'local', '--scope', 'chat', '--json'], {cwd: project, sandbox})
     expect(created.exitCode, created.stderr).toBe(0)
@@ -70,6 +72,7 @@ describe('lobu run', () => {
 
     expect(await stop(spawned)).toBe(0)
     expect(existsSync(lock())).toBe(false)
+    expect(existsSync(path.join(project, '.lobu', 'gateway.json'))).toBe(false)
   })
 
   it('a second lobu run on the same data dir exits 1 naming the first pid; the first keeps serving', async () => {
@@ -139,7 +142,7 @@ describe('lobu run', () => {
   it('--watch re-applies an edit, and an invalid edit keeps the last good state', async () => {
     const {spawned, url} = await startRun(['--watch'])
     await waitForStderr(spawned, /Watching lobu\.toml/)
-    const token = JSON.parse(await readFile(path.join(sandbox.configDir, 'credentials.json'), 'utf8')).tokens[url].token as string
+    const token = JSON.parse(await readFile(path.join(sandbox.configDir, 'credentials.json'), 'utf8')).origins[url].accounts[0].token as string
     const file = path.join(project, 'lobu.toml')
     const original = await readFile(file, 'utf8')
     try {

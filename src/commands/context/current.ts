@@ -1,5 +1,5 @@
 import {BaseCommand} from '../../lib/cli/base-command.js'
-import {projectGatewayPort} from '../../lib/cli/gateway-command.js'
+import {localProjectHere} from '../../lib/cli/gateway-command.js'
 import {type ResolvedContext, resolveContext} from '../../lib/context/index.js'
 
 export default class ContextCurrent extends BaseCommand<typeof ContextCurrent> {
@@ -10,7 +10,7 @@ $LOBU_CONTEXT wins over the current context of config.json; without either it is
 
   async run(): Promise<ResolvedContext> {
     let ctx = resolveContext()
-    if (ctx.builtin) ctx = resolveContext({projectPort: await projectGatewayPort()})
+    if (ctx.builtin) ctx = resolveContext({project: await localProjectHere()})
     if (!this.jsonEnabled()) {
       this.log(ctx.name)
       const why = {flag: '', env: 'from LOBU_CONTEXT', current: 'current in config.json', default: 'default'}[ctx.source]

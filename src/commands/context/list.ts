@@ -1,5 +1,5 @@
 import {BaseCommand} from '../../lib/cli/base-command.js'
-import {projectGatewayPort} from '../../lib/cli/gateway-command.js'
+import {localProjectHere} from '../../lib/cli/gateway-command.js'
 import {type ContextInfo, listContexts} from '../../lib/context/index.js'
 import {formatTable} from '../../lib/credentials/format.js'
 
@@ -9,7 +9,7 @@ export default class ContextList extends BaseCommand<typeof ContextList> {
   static examples = ['<%= config.bin %> context list', '<%= config.bin %> context list --json']
 
   async run(): Promise<ContextInfo[]> {
-    const contexts = listContexts({projectPort: await projectGatewayPort()})
+    const contexts = listContexts({project: await localProjectHere()})
     if (!this.jsonEnabled()) {
       const rows = [['', 'NAME', 'URL', '']]
       for (const c of contexts) {

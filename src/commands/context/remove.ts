@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/cli/base-command.js'
-import {projectGatewayPort} from '../../lib/cli/gateway-command.js'
+import {localProjectHere} from '../../lib/cli/gateway-command.js'
 import {type RemovedContext, removeContext} from '../../lib/context/index.js'
 
 export default class ContextRemove extends BaseCommand<typeof ContextRemove> {
@@ -16,7 +16,7 @@ The token is kept when another context still points at the same gateway origin. 
   }
 
   async run(): Promise<RemovedContext> {
-    const removed = removeContext(this.args.name, {projectPort: await projectGatewayPort()})
+    const removed = removeContext(this.args.name, {project: await localProjectHere()})
     if (!this.jsonEnabled()) {
       if (removed.overrideOnly) {
         this.note(`Removed the override of context local; it now points at the project's gateway port (default 8787)`)

@@ -75,7 +75,7 @@ The token is printed once, on stdout. Use it as LOBU_TOKEN (CI, another machine)
         user: me?.user.name ?? '',
         scopes: created.scopes,
         expiresAt: created.expiresAt,
-      })
+      }, process.env, {kind: 'token', activate: saveAs})
     }
 
     if (!this.jsonEnabled()) {

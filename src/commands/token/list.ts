@@ -15,7 +15,7 @@ export default class TokenList extends GatewayCommand<typeof TokenList> {
     const ctx = await this.context()
     const client = await this.client()
     const res = await client.get<TokenView[]>('/api/v1/tokens')
-    const mine = client.tokenSource === 'stored' ? getStoredToken(ctx.origin)?.tokenId : undefined
+    const mine = client.tokenSource === 'stored' ? getStoredToken(ctx.origin, process.env, ctx.name)?.tokenId : undefined
     const tokens = res.map((t) => ({...t, current: mine !== undefined && t.id === mine}))
     if (!this.jsonEnabled()) {
       if (tokens.length === 0) {

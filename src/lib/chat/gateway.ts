@@ -9,15 +9,16 @@
  * take the boot path. `ensureLocalGateway` is the check on its own (probe first).
  */
 
-import {OperationError} from '../core/errors.js'
+import {OperationError, UsageError} from '../core/errors.js'
 import {projectIdOf} from '../config/project-id.js'
 import {ApiClient} from '../client/api-client.js'
 import type {Project} from '../config/index.js'
 import type {ResolvedContext} from '../context/index.js'
 import type {HealthResponse} from '../contract/api.js'
+import {readProjectGateway} from '../context/project-gateway.js'
 
 export interface LocalGatewayOptions {
-  ctx: Pick<ResolvedContext, 'name' | 'url'>
+  ctx: Pick<ResolvedContext, 'name' | 'url'> & Partial<Pick<ResolvedContext, 'project'>>
   project?: Project
   boot: boolean
   version: string
@@ -28,6 +29,8 @@ export interface LocalGatewayOptions {
   env?: NodeJS.ProcessEnv
   /** How long to wait for /health (default 2 s). */
   healthTimeoutMs?: number
+  /** Ctrl-C: stops waiting (for a starting gateway, for other shells' turns). */
+  signal?: AbortSignal
 }
 
 export interface EnsuredGateway {
@@ -64,31 +67,100 @@ export async function probeHealth(url: string, timeoutMs = 2_000, signal?: Abort
   }
 }
 
-/** Warn when the local gateway serves another project than the one of this directory. */
+/**
+ * The local gateway serves another project than the one of this directory: refuse (exit 2, both
+ * named). One that serves no project is only warned about.
+ */
 function warnOnOtherProject(opts: Pick<LocalGatewayOptions, 'ctx' | 'project' | 'warn'>, health: Health): void {
-  if (!opts.project) return
+  if (!opts.project || health.ok === false) return
   const expected = projectIdOf(opts.project).id
   const served = health.ok ? health.project : null
   if (served === expected) return
-  opts.warn(
-    served
-      ? `Warning: the gateway at ${opts.ctx.url} serves project "${served}", not "${expected}" (this directory): its agents may differ from this lobu.toml`
-      : `Warning: the gateway at ${opts.ctx.url} serves no project, not "${expected}" (this directory): this lobu.toml's agents may be missing there`,
-  )
+  if (served) {
+    throw new UsageError(`the gateway of context "${opts.ctx.name}" (${opts.ctx.url}) serves project "${served}", not "${expected}" (this directory)`, {
+      code: 'OTHER_PROJECT',
+      hint: "Start this project's gateway with `lobu run` here (`local` then follows it), or pick the right context with -c",
+    })
+  }
+  opts.warn(`Warning: the gateway at ${opts.ctx.url} serves no project, not "${expected}" (this directory): this lobu.toml's agents may be missing there`)
 }
 
-/** Nothing answers on the local URL: boot the embedded gateway, or fail with the `lobu run` hint. */
+/** How long a chat waits for a gateway another process is starting (or stopping). */
+const JOIN_TIMEOUT_MS = 10_000
+/** A temporary gateway stops once nobody was served for this long (a client between its requests keeps it). */
+const IDLE_QUIET_MS = 500
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/**
+ * Wait for the gateway at the context's URL to be ready: 'ready' (it answers 200), 'gone'
+ * (nothing answers: whoever was starting or stopping it is done) or 'timeout'.
+ */
+async function waitUntilReady(opts: LocalGatewayOptions, deadline: number): Promise<'ready' | 'gone' | 'timeout'> {
+  while (Date.now() < deadline) {
+    if (opts.signal?.aborted) return 'timeout'
+    const health = await probeHealth(opts.ctx.url, Math.min(1_000, Math.max(100, deadline - Date.now())), opts.signal)
+    if (health === undefined) return 'gone'
+    // In a project, ready means recorded in .lobu/gateway.json, which the booting process writes
+    // once its token is stored and lobu.toml applied (/health may answer before that).
+    if (health.ok !== false && (!opts.project || recorded(opts))) {
+      warnOnOtherProject(opts, health)
+      return 'ready'
+    }
+    await sleep(100)
+  }
+  return 'timeout'
+}
+
+function recorded(opts: LocalGatewayOptions): boolean {
+  const running = opts.project ? readProjectGateway(opts.project.root) : undefined
+  return running !== undefined && running.url === opts.ctx.url
+}
+
+function stillStarting(ctx: LocalGatewayOptions['ctx'], cause?: unknown): OperationError {
+  return new OperationError(`the gateway at ${ctx.url} did not become ready within ${JOIN_TIMEOUT_MS / 1000} s`, {
+    code: 'GATEWAY_STARTING',
+    hint: 'Another lobu process is starting or stopping it: retry in a moment, or keep one up with `lobu run`',
+    cause,
+  })
+}
+
+/**
+ * Nothing answers on the local URL: boot the embedded gateway, or fail with the `lobu run` hint.
+ * When another process is booting (or stopping) the same project's gateway at that moment (its
+ * data dir is locked, or the port was just taken), wait for it up to 10 s: use it once ready, or
+ * boot again once it is gone.
+ */
 async function bootEmbedded(opts: LocalGatewayOptions): Promise<EnsuredGateway> {
-  const {ctx, project} = opts
+  const {ctx} = opts
   if (!opts.boot) {
     throw new OperationError(`no gateway answers at ${ctx.url}`, {
       code: 'GATEWAY_UNREACHABLE',
       hint: 'Start it with `lobu run` in your project (or drop --no-boot to start one just for this chat)',
     })
   }
+  const deadline = Date.now() + JOIN_TIMEOUT_MS
+  let announced = false
+  for (;;) {
+    try {
+      return await bootOnce(opts, !announced)
+    } catch (error) {
+      const code = errorCode(error)
+      if (code !== 'DATA_DIR_LOCKED' && code !== 'PORT_IN_USE') throw error
+      if (!announced) opts.note(`Another lobu process is starting or stopping the gateway at ${ctx.url}: waiting for it (up to ${JOIN_TIMEOUT_MS / 1000} s)`)
+      announced = true
+      const state = await waitUntilReady(opts, deadline)
+      if (state === 'ready') return {booted: false}
+      if (state === 'timeout') throw stillStarting(ctx, error)
+      await sleep(100) // gone: boot it ourselves
+    }
+  }
+}
 
+async function bootOnce(opts: LocalGatewayOptions, announce: boolean): Promise<EnsuredGateway> {
+  const {ctx, project} = opts
   const port = Number(new URL(ctx.url).port) || 80
-  opts.note(`No gateway at ${ctx.url}: starting an embedded one for this chat (keep one running with \`lobu run\`)`)
+  if (announce) opts.note(`No gateway at ${ctx.url}: starting an embedded one for this chat (keep one running with \`lobu run\`)`)
   const {bootLocalGateway} = await import('../embedded/boot.js')
   const booted = await bootLocalGateway({
     project,
@@ -101,7 +173,17 @@ async function bootEmbedded(opts: LocalGatewayOptions): Promise<EnsuredGateway> 
     },
     logRequests: Boolean(opts.verbose),
   })
-  return {booted: true, close: () => booted.close()}
+  return {
+    booted: true,
+    // Other shells' chats may be using this gateway (it is in .lobu/gateway.json): it stops
+    // once every turn it serves has ended (Ctrl-C stops it at once).
+    close: async () => {
+      const {requests} = booted.gateway.inFlight()
+      if (requests > 0) opts.note(`Keeping the embedded gateway up until the ${requests === 1 ? 'turn' : `${requests} requests`} of other shells ${requests === 1 ? 'ends' : 'end'}…`)
+      await booted.gateway.whenIdle(IDLE_QUIET_MS, opts.signal)
+      await booted.close()
+    },
+  }
 }
 
 export async function ensureLocalGateway(opts: LocalGatewayOptions): Promise<EnsuredGateway> {
@@ -109,6 +191,13 @@ export async function ensureLocalGateway(opts: LocalGatewayOptions): Promise<Ens
   if (ctx.name !== 'local' || !isLoopbackUrl(ctx.url)) return {booted: false}
 
   const health = await probeHealth(ctx.url, opts.healthTimeoutMs)
+  if (health?.ok === false) {
+    // Starting (another chat's embedded boot, a `lobu run`) or stopping: wait, then use or boot.
+    const state = await waitUntilReady(opts, Date.now() + JOIN_TIMEOUT_MS)
+    if (state === 'ready') return {booted: false}
+    if (state === 'timeout') throw stillStarting(ctx)
+    return bootEmbedded(opts)
+  }
   if (health) {
     warnOnOtherProject(opts, health)
     return {booted: false}
@@ -153,6 +242,9 @@ function errorCode(error: unknown): string | undefined {
  * first (a booted gateway stores one).
  */
 export async function openLocalSession<T>(opts: LocalSessionOptions<T>): Promise<LocalSession<T>> {
+  // In a project whose gateway.json names no live gateway, the port may be another project's:
+  // ask /health first, so nothing is sent to that project's gateway.
+  if (opts.project && opts.ctx.project && !opts.ctx.project.fromGatewayFile) return openOn(await ensureLocalGateway(opts), opts)
   let client: ApiClient
   try {
     client = await opts.client()
@@ -182,6 +274,8 @@ export async function openLocalSession<T>(opts: LocalSessionOptions<T>): Promise
     return {gateway: {booted: false}, client, result: first.value}
   }
   if (!checked.ok) throw checked.error // something that is not a Lobu gateway answers
+  // 503: a gateway starting or stopping there: wait for it (or boot once it is gone).
+  if (checked.value?.ok === false || (first.error as {status?: number} | null)?.status === 503) return openOn(await ensureLocalGateway(opts), opts)
   const unreachable = nothingAnswers || errorCode(first.error) === 'GATEWAY_UNREACHABLE'
   if (!unreachable || checked.value) throw first.error
 

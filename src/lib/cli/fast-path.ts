@@ -25,7 +25,7 @@ interface PackageJson {
 const GROUPS: Array<{title: string; ids: string[]}> = [
   {title: 'PROJECT', ids: ['init', 'validate', 'apply']},
   {title: 'RUN AND CHAT', ids: ['run', 'chat', 'tools']},
-  {title: 'GATEWAYS AND ACCESS', ids: ['context', 'whoami', 'token', 'oauth', 'org']},
+  {title: 'GATEWAYS AND ACCESS', ids: ['context', 'auth', 'whoami', 'token', 'oauth', 'org']},
   {title: 'SETUP', ids: ['doctor', 'autocomplete']},
 ]
 
@@ -56,7 +56,8 @@ export function renderRootHelp(pkg: PackageJson, commands: ManifestCommand[]): s
       continue
     }
     const aliases = (c.aliases ?? []).length > 0 ? ` (${c.aliases!.join(', ')})` : ''
-    entries.set(c.id, `${firstLine(c.summary ?? c.description)}${aliases}`)
+    // Plugin commands' summaries may hold oclif's template for the binary name.
+    entries.set(c.id, `${firstLine(c.summary ?? c.description).replaceAll('<%= config.bin %>', bin)}${aliases}`)
   }
   const width = Math.max(...[...entries.keys()].map((k) => k.length), 8) + 2
   const out: string[] = []

@@ -1,8 +1,9 @@
 import {Command} from '@oclif/core'
 
 import type {ApiClient} from '../client/index.js'
+import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/types.js'
-import {type ResolvedContext, resolveContext} from '../context/index.js'
+import {type LocalProject, type ResolvedContext, resolveContext} from '../context/index.js'
 import {BaseCommand, sharedFlags} from './base-command.js'
 
 /**
@@ -66,15 +67,28 @@ export abstract class GatewayCommand<T extends typeof Command> extends BaseComma
     return loadProject({cwd: process.cwd(), configPath})
   }
 
+  /**
+   * Refuse (exit 2, naming both) when the context's gateway serves another project than
+   * `project` (default: the project of the working directory, for `local`). A gateway that
+   * serves no project (a team gateway) or does not answer passes: the command's own request
+   * reports what is wrong then. `force` skips the check.
+   */
+  protected async guardProject(options: {project?: Project; force?: boolean; offerForce?: boolean} = {}): Promise<void> {
+    if (options.force) return
+    const ctx = await this.context()
+    const {assertServesProject} = await import('./project-guard.js')
+    const project = options.project ?? (ctx.project ? await this.projectIfAny().catch(() => undefined) : undefined)
+    if (project) await assertServesProject(ctx, project, {force: options.offerForce})
+  }
+
   async #resolveContext(): Promise<ResolvedContext> {
     const flag = (this.flags as {context?: string}).context
     const ctx = resolveContext({flag})
     if (!ctx.builtin) return ctx
-    // The built-in `local` follows the port of the project in the current directory (a broken
-    // lobu.toml is ignored here).
+    // The built-in `local` is the gateway of the project in the current directory (its
+    // .lobu/gateway.json, else its port); a broken lobu.toml is ignored here.
     const project = await this.projectIfAny().catch(() => undefined)
-    const projectPort = portOf(project)
-    return projectPort === undefined ? ctx : resolveContext({flag, projectPort})
+    return project ? resolveContext({flag, project: localProjectOf(project)}) : ctx
   }
 
   async #makeClient(requireToken: boolean): Promise<ApiClient> {
@@ -89,11 +103,17 @@ function portOf(project: Project | undefined): number | undefined {
   return typeof port === 'number' ? port : undefined
 }
 
-/** `gateway.port` of the project found from the current directory, if any (a broken lobu.toml is ignored here). */
-export async function projectGatewayPort(cwd = process.cwd()): Promise<number | undefined> {
+/** What the built-in `local` needs to know of a project: its root, the id its gateway reports, its port. */
+export function localProjectOf(project: Project): LocalProject {
+  return {root: project.root, id: projectIdOf(project).id, port: portOf(project)}
+}
+
+/** The project found from the current directory, for `local` (a broken lobu.toml is ignored here). */
+export async function localProjectHere(cwd = process.cwd()): Promise<LocalProject | undefined> {
   try {
     const {loadProjectIfAny} = await import('../config/index.js')
-    return portOf(await loadProjectIfAny({cwd}))
+    const project = await loadProjectIfAny({cwd})
+    return project ? localProjectOf(project) : undefined
   } catch {
     return undefined
   }

@@ -85,6 +85,13 @@ export function httpError(status: number, bodyText: string, target: ClientTarget
       code: server.code ?? 'UNAUTHENTICATED',
       hint: server.hint ?? loginHint(target),
     })
+  } else if (status === 403 && /^agent "[^"]*" does not exist/.test(server.message ?? '')) {
+    // The gateway answers "no such agent" and "not your agent" alike (403); for the CLI user it is
+    // a missing agent: exit 1 with where agents come from, not an auth failure.
+    error = new OperationError(server.message!.replace(/ or is not accessible with this token$/, ' on this gateway'), {
+      code: 'AGENT_NOT_FOUND',
+      hint: 'Agents come from lobu.toml: declare it there and run `lobu apply` (or `lobu run` in the project), or pick another with -a',
+    })
   } else if (status === 403) {
     error = new AuthError(server.message ?? 'forbidden: the token lacks a scope for this request', {
       code: server.code ?? 'FORBIDDEN',

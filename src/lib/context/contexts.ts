@@ -4,6 +4,7 @@ import {DEFAULT_PORT} from '../contract/defaults.js'
 import {UsageError} from '../core/errors.js'
 import {forgetToken} from '../credentials/store.js'
 import {Env, configDir, ensureConfigDir, readJsonFile, toJsonFile, writeFileAtomic} from './files.js'
+import {readProjectGateway} from './project-gateway.js'
 import {forgetContextState} from './state.js'
 
 /** The built-in context: the embedded gateway of the project in the current directory. */
@@ -23,6 +24,19 @@ export interface ResolvedContext {
   source: ContextSource
   /** True for the built-in `local` that config.json does not override. */
   builtin: boolean
+  /**
+   * For `local` inside a project: that project's id, and whether the URL came from its
+   * `.lobu/gateway.json` (a live `lobu run` of this very project) or from gateway.port / 8787.
+   */
+  project?: {id: string; root: string; fromGatewayFile: boolean}
+}
+
+/** The project a command runs in, as far as `local` is concerned. */
+export interface LocalProject {
+  root: string
+  id: string
+  /** `gateway.port` of its lobu.toml. */
+  port?: number
 }
 
 export interface ContextInfo {
@@ -41,6 +55,8 @@ interface ConfigFile {
 export interface ContextOptions {
   /** The project's `gateway.port`, used by the built-in `local`. */
   projectPort?: number
+  /** The project of the working directory: `local` is its gateway. */
+  project?: LocalProject
   env?: Env
 }
 
@@ -116,7 +132,20 @@ function unknownContext(name: string, config: ConfigFile, from?: string): UsageE
   })
 }
 
-function lookup(config: ConfigFile, name: string, projectPort?: number): {url: string; builtin: boolean} | undefined {
+type Found = {url: string; builtin: boolean; project?: ResolvedContext['project']}
+
+/**
+ * A context's URL. `local` inside a project is that project's gateway (the url of its live
+ * `.lobu/gateway.json`, else its gateway.port, else 8787), even when config.json has a `local`
+ * entry (older versions of `lobu run` wrote one); outside a project such an entry still applies.
+ */
+function lookup(config: ConfigFile, name: string, projectPort?: number, project?: LocalProject): Found | undefined {
+  if (name === LOCAL_CONTEXT && project) {
+    const running = readProjectGateway(project.root)
+    const ref = {id: project.id, root: project.root}
+    if (running) return {url: normalizeGatewayUrl(running.url), builtin: true, project: {...ref, fromGatewayFile: true}}
+    return {url: builtinLocalUrl(project.port ?? projectPort), builtin: true, project: {...ref, fromGatewayFile: false}}
+  }
   const entry = config.contexts[name]
   if (entry) return {url: normalizeGatewayUrl(entry.url), builtin: false}
   if (name === LOCAL_CONTEXT) return {url: builtinLocalUrl(projectPort), builtin: true}
@@ -127,7 +156,7 @@ function lookup(config: ConfigFile, name: string, projectPort?: number): {url: s
  * The context of a command: `flag` (--context) > `$LOBU_CONTEXT` > `current` in config.json > `local`.
  * An unknown name is a usage error (exit 2) listing the known contexts.
  */
-export function resolveContext(opts: {flag?: string; env?: Env; projectPort?: number} = {}): ResolvedContext {
+export function resolveContext(opts: {flag?: string; env?: Env; projectPort?: number; project?: LocalProject} = {}): ResolvedContext {
   const env = opts.env ?? process.env
   const config = readConfig(env)
   let name: string
@@ -145,12 +174,14 @@ export function resolveContext(opts: {flag?: string; env?: Env; projectPort?: nu
     name = LOCAL_CONTEXT
     source = 'default'
   }
-  const found = lookup(config, name, opts.projectPort)
+  const found = lookup(config, name, opts.projectPort, opts.project)
   if (!found) {
     const from = {flag: undefined, env: 'LOBU_CONTEXT', current: 'config.json', default: undefined}[source]
     throw unknownContext(name, config, from)
   }
-  return {name, url: found.url, origin: new URL(found.url).origin, source, builtin: found.builtin}
+  const resolved: ResolvedContext = {name, url: found.url, origin: new URL(found.url).origin, source, builtin: found.builtin}
+  if (found.project) resolved.project = found.project
+  return resolved
 }
 
 /** The `current` of config.json, else `local` (ignores --context and $LOBU_CONTEXT). */
@@ -163,7 +194,7 @@ export function listContexts(opts: ContextOptions = {}): ContextInfo[] {
   const config = readConfig(opts.env ?? process.env)
   const current = config.current ?? LOCAL_CONTEXT
   return knownNames(config).map((name) => {
-    const found = lookup(config, name, opts.projectPort)!
+    const found = lookup(config, name, opts.projectPort, opts.project)!
     return {name, url: found.url, current: name === current, builtin: found.builtin}
   })
 }
@@ -244,7 +275,7 @@ export function removeContext(name: string, opts: ContextOptions = {}): RemovedC
 
   const origin = new URL(url).origin
   const stillUsed = knownNames(config).some((other) => {
-    const found = lookup(config, other, opts.projectPort)
+    const found = lookup(config, other, opts.projectPort, opts.project)
     return found !== undefined && new URL(found.url).origin === origin
   })
   const forgot = stillUsed ? false : forgetToken(origin, env)

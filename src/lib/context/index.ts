@@ -14,5 +14,7 @@ export {
   useContext,
   validateContextName,
 } from './contexts.js'
-export type {ContextInfo, ContextOptions, ContextSource, RemovedContext, ResolvedContext} from './contexts.js'
+export type {ContextInfo, ContextOptions, ContextSource, LocalProject, RemovedContext, ResolvedContext} from './contexts.js'
+export {pidAlive, projectGatewayPath, readProjectGateway, removeProjectGateway, writeProjectGateway} from './project-gateway.js'
+export type {ProjectGateway} from './project-gateway.js'
 export {checkState, forgetContextState, getLastThread, setLastThread} from './state.js'

@@ -50,10 +50,10 @@ function lookupToken(ctx: ContextInfo, selected: boolean, env: NodeJS.ProcessEnv
   const origin = new URL(ctx.url).origin
   try {
     if (selected) {
-      const t = tokenForContext({origin}, env)
+      const t = tokenForContext({origin, name: ctx.name}, env)
       return t ? {kind: 'token', info: {token: t.token, source: t.source, expiresAt: t.stored?.expiresAt}} : {kind: 'none'}
     }
-    const stored = getStoredToken(origin, env)
+    const stored = getStoredToken(origin, env, ctx.name)
     return stored ? {kind: 'token', info: {token: stored.token, source: 'stored', expiresAt: stored.expiresAt}} : {kind: 'none'}
   } catch (error) {
     return {kind: 'error', message: error instanceof LobuError ? error.message : String(error)}
@@ -162,9 +162,11 @@ async function whoami(ctx: ContextInfo, token: FoundToken, source: string, local
 /** One check per context (or only --context), plus a `contexts` failure when config.json or the selection is broken. */
 export async function checkGateways(opts: GatewayChecksOptions): Promise<Check[]> {
   const projectPort = opts.project?.config.gateway?.port
+  // `local` in a project is its gateway (.lobu/gateway.json), as for every command.
+  const project = opts.project ? {root: opts.project.root, id: projectIdOf(opts.project).id, port: projectPort} : undefined
   let contexts: ContextInfo[]
   try {
-    contexts = listContexts({env: opts.env, projectPort})
+    contexts = listContexts({env: opts.env, projectPort, project})
   } catch (error) {
     if (!(error instanceof LobuError)) throw error
     return [check('contexts', 'fail', error.message, error.hint)]
@@ -172,7 +174,7 @@ export async function checkGateways(opts: GatewayChecksOptions): Promise<Check[]
   const checks: Check[] = []
   let selected: string | undefined
   try {
-    selected = resolveContext({flag: opts.context, env: opts.env, projectPort}).name
+    selected = resolveContext({flag: opts.context, env: opts.env, projectPort, project}).name
   } catch (error) {
     // An unknown --context is a usage error, as in every command; a broken default is a finding.
     if (opts.context !== undefined || !(error instanceof LobuError)) throw error

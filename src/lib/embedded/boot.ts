@@ -13,8 +13,8 @@ import {DEFAULT_PORT} from '../contract/defaults.js'
 import {trace} from '../core/trace.js'
 import {projectIdOf} from '../config/project-id.js'
 import type {Project} from '../config/index.js'
-import {LOCAL_CONTEXT, setContext} from '../context/contexts.js'
-import {getStoredToken, saveToken} from '../credentials/index.js'
+import {removeProjectGateway, writeProjectGateway} from '../context/project-gateway.js'
+import {getLocalAdmin, saveToken} from '../credentials/store.js'
 import {Readiness} from '../gateway/readiness.js'
 import type {RunningGateway} from '../gateway/server.js'
 import {redactDatabaseUrl} from '../gateway/store/postgres.js'
@@ -128,6 +128,8 @@ async function boot(opts: BootOptions, signal: AbortSignal): Promise<BootedGatew
   const readiness = opts.readiness ?? new Readiness()
   const tokenStored = readiness.add('cli token')
   const applyDone = doApply && project ? readiness.add('auto-apply') : () => {}
+  // /health is ready only once `local` in the project leads here.
+  const recorded = project ? readiness.add('.lobu/gateway.json') : () => {}
 
   // Pre-flight before anything is written: the desired state (resolves every $NAME; exit 2 on a
   // missing one) is built before the port is bound or the data dir is touched.
@@ -147,6 +149,14 @@ async function boot(opts: BootOptions, signal: AbortSignal): Promise<BootedGatew
   const databaseUrl = env.DATABASE_URL || undefined
   const dataDir = resolveDataDir({flag: opts.dataDir, env, project})
   if (!databaseUrl) await mkdir(dataDir, {recursive: true, mode: 0o700})
+
+  if (!databaseUrl) {
+    // A data dir held by a live gateway is the real problem: say so before the port (which that
+    // gateway may well be listening on) is tried.
+    const {DataDirLockedError, LOCK_FILE, readDataDirLock} = await import('../gateway/store/lock.js')
+    const holder = await readDataDirLock(dataDir)
+    if (holder?.alive && holder.pid !== process.pid) throw new DataDirLockedError(path.join(dataDir, LOCK_FILE), holder)
+  }
 
   const {startGateway} = await import('../gateway/server.js')
   await checkpoint('gateway modules loaded')
@@ -168,15 +178,15 @@ async function boot(opts: BootOptions, signal: AbortSignal): Promise<BootedGatew
 
   try {
     await checkpoint('gateway serving')
-    // Every boot: a valid CLI token for the origin we serve, and `local` pointing at it.
-    const stored = getStoredToken(gateway.origin, env)
+    // Every boot: a valid local admin account for the origin we serve (its own account in
+    // credentials.json: a login to the same origin never replaces it, nor it a login).
+    const stored = getLocalAdmin(gateway.origin, env)
     const t = await gateway.ensureLocalCliToken(stored?.token)
-    if (t.created || !stored) {
-      saveToken(gateway.origin, {token: t.token, tokenId: t.tokenId, org: t.org, user: t.user, scopes: t.scopes, expiresAt: t.expiresAt}, env)
+    if (t.created || !stored || stored.token !== t.token) {
+      saveToken(gateway.origin, {token: t.token, tokenId: t.tokenId, org: t.org, user: t.user, scopes: t.scopes, expiresAt: t.expiresAt}, env, {kind: 'local-admin'})
     }
-    setContext(LOCAL_CONTEXT, gateway.url, env)
     tokenStored()
-    await checkpoint('cli token and context saved')
+    await checkpoint('cli token saved')
 
     let applied: AutoApplyResult | undefined
     if (doApply && project && desired) {
@@ -185,6 +195,15 @@ async function boot(opts: BootOptions, signal: AbortSignal): Promise<BootedGatew
       await checkpoint('auto-apply done')
     }
     applyDone()
+
+    // Ready: `local` in this project now means this gateway (global contexts are left alone).
+    if (project) {
+      const root = project.root
+      writeProjectGateway(root, {url: gateway.url, projectId: projectIdOf(project).id})
+      gateway.onShutdown(() => removeProjectGateway(root))
+      trace('boot: .lobu/gateway.json written')
+    }
+    recorded()
 
     return {
       gateway,

@@ -18,6 +18,9 @@ export interface RunOptions extends BootOptions {
   cwd: string
 }
 
+/** How long SIGINT/SIGTERM lets running turns finish before their streams are ended. */
+const DRAIN_MS = 5_000
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
 
 export async function runForeground(opts: RunOptions): Promise<number> {
@@ -49,6 +52,7 @@ export async function runForeground(opts: RunOptions): Promise<number> {
       storage: booted.storage,
       project: opts.project,
       env: opts.project?.env ?? (opts.env as Record<string, string>) ?? process.env,
+      processEnv: opts.env ?? process.env,
       applied: booted.applied,
       systemProviders: booted.gateway.systemProviders,
       warnHost: opts.host && !LOOPBACK.has(opts.host) ? opts.host : undefined,
@@ -59,10 +63,13 @@ export async function runForeground(opts: RunOptions): Promise<number> {
     const onSignal = () => {
       const reason: unknown = opts.signal.reason
       const signal = reason instanceof BootInterrupted ? reason.signal : 'signal'
-      if (!opts.quiet) process.stderr.write(`\n${signal}: shutting down…\n`)
       stopWatching?.()
-      booted
-        .close()
+      // New turns get 503 with a hint; running ones may finish for up to 5 s.
+      const {turns} = booted.gateway.inFlight()
+      if (!opts.quiet) process.stderr.write(`\n${signal}: shutting down${turns > 0 ? ` (letting ${turns} running turn${turns === 1 ? '' : 's'} finish, up to ${DRAIN_MS / 1000} s; again to stop now)` : ''}…\n`)
+      booted.gateway
+        .drain(DRAIN_MS)
+        .then(() => booted.close())
         .then(() => resolve(0))
         .catch((err: unknown) => {
           process.stderr.write(`Error: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`)

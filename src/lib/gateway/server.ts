@@ -102,6 +102,15 @@ export interface RunningGateway {
   readiness: Readiness
   /** Keep a valid token of the local admin in org `local`, or mint one with all scopes. */
   ensureLocalCliToken(candidate?: string): Promise<LocalCliToken>
+  /**
+   * Refuse new turns (503 with a hint; other requests are still served) and wait until the
+   * running ones end, at most timeoutMs. True when they all ended. Then call close().
+   */
+  drain(timeoutMs: number): Promise<boolean>
+  /** Resolves true once no request has been in flight for quietMs (false when aborted). */
+  whenIdle(quietMs: number, signal?: AbortSignal): Promise<boolean>
+  /** Requests and turn streams being served now. */
+  inFlight(): {requests: number; turns: number}
   /** Register a hook run at shutdown, before connections and the store close. */
   onShutdown(fn: () => void | Promise<void>): void
   /** Stop accepting, run shutdown hooks, close connections and the store, release the lock. Idempotent. */
@@ -196,11 +205,49 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let listener: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
   /** When the last request came in (the upkeep waits for a quiet moment). */
   let lastRequestAt: number | undefined
+  // Requests in flight (a turn's stream lasts as long as the turn): `drain` lets running turns
+  // finish while new ones are refused, `whenIdle` waits until nobody is being served.
+  let inFlight = 0
+  let turnsInFlight = 0
+  let draining = false
+  const waiters = new Set<() => void>()
+  const notify = () => {
+    for (const w of [...waiters]) w()
+  }
   const server = createServer((req, res) => {
     lastRequestAt = performance.now()
+    const turn = startsTurn(req)
+    if (draining && turn) return stopping(res)
+    inFlight++
+    if (turn) turnsInFlight++
+    res.once('close', () => {
+      inFlight--
+      if (turn) turnsInFlight--
+      lastRequestAt = performance.now()
+      notify()
+    })
     if (phase === 'ready' && listener) listener(req, res)
     else unavailable(req, res, phase)
   })
+  /** Resolves once `done()` holds (checked now and after every request), or after timeoutMs / on abort. */
+  const waitFor = (done: () => boolean, timeoutMs?: number, signal?: AbortSignal): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (done()) return resolve(true)
+      let timer: NodeJS.Timeout | undefined
+      const finish = (ok: boolean) => {
+        waiters.delete(check)
+        if (timer) clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(ok)
+      }
+      const check = () => {
+        if (done()) finish(true)
+      }
+      const onAbort = () => finish(false)
+      waiters.add(check)
+      if (timeoutMs !== undefined) timer = setTimeout(() => finish(false), timeoutMs)
+      signal?.addEventListener('abort', onAbort, {once: true})
+    })
 
   server.on('clientError', badRequestFromParser)
 
@@ -328,6 +375,22 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       services,
       readiness,
       ensureLocalCliToken: (candidate?: string) => ensureLocalCliToken(openStoreRef, candidate),
+      drain: async (timeoutMs: number) => {
+        draining = true
+        return waitFor(() => turnsInFlight === 0, timeoutMs)
+      },
+      whenIdle: async (quietMs: number, signal?: AbortSignal) => {
+        // Nobody served for quietMs in a row: a client between two requests (session, then its
+        // message) is not left without a gateway.
+        while (!signal?.aborted) {
+          if (!(await waitFor(() => inFlight === 0, undefined, signal))) return false
+          const since = performance.now() - (lastRequestAt ?? 0)
+          if (since >= quietMs) return true
+          await new Promise<void>((r) => setTimeout(r, quietMs - since).unref())
+        }
+        return false
+      },
+      inFlight: () => ({requests: inFlight, turns: turnsInFlight}),
       onShutdown: lifecycle.onShutdown,
       close: () => (closing ??= close()),
     }
@@ -340,6 +403,20 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     await release?.().catch(() => undefined)
     throw err
   }
+}
+
+/** A request that starts a turn: a message to a session, or an OpenAI-compatible completion. */
+function startsTurn(req: IncomingMessage): boolean {
+  if (req.method !== 'POST' || !req.url) return false
+  const path = req.url.split('?', 1)[0]!
+  return path.endsWith('/messages') || path === '/v1/chat/completions'
+}
+
+/** 503 for a new turn while the gateway lets running turns finish before it stops. */
+function stopping(res: ServerResponse): void {
+  const body = errorBody('UNAVAILABLE', 'the gateway is stopping: running turns may finish, new ones are refused', 'Start it again with `lobu run` (or let `lobu chat` start one), then retry')
+  res.writeHead(503, {'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store', connection: 'close'})
+  res.end(JSON.stringify(body))
 }
 
 /**

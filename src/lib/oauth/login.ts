@@ -11,7 +11,7 @@ import {ApiClient} from '../client/api-client.js'
 import {httpStatusOf} from '../client/errors.js'
 import {listContexts, normalizeGatewayUrl, setContext, validateContextName, type ResolvedContext} from '../context/index.js'
 import type {Env} from '../context/files.js'
-import {forgetToken, getStoredToken, saveToken} from '../credentials/store.js'
+import {forgetAccount, getStoredToken, saveToken} from '../credentials/store.js'
 import {canOpenBrowser, openBrowser} from './browser.js'
 import {CLI_CLIENT_ID, pollForToken, requestDeviceCode, type PollOptions, type PostForm} from './device.js'
 import type {WhoamiResponse} from '../contract/api.js'
@@ -86,7 +86,8 @@ function store(target: LoginTarget, token: string, me: WhoamiResponse, env: Env)
     expiresAt: me.token.expiresAt,
   }
   if (target.save) setContext(target.name, target.url, env)
-  saveToken(target.origin, entry, env)
+  // A login adds an account (or refreshes the same user@org) and makes it this context's active one.
+  saveToken(target.origin, entry, env, {kind: 'login', activate: target.name})
   return {context: target.name, url: target.url, user: entry.user, org: entry.org, tokenId: entry.tokenId, scopes: entry.scopes, expiresAt: entry.expiresAt, savedContext: target.save}
 }
 
@@ -171,7 +172,7 @@ export interface LogoutResult {
 export async function logout(opts: {ctx: Pick<ResolvedContext, 'name' | 'url' | 'origin'>; warn: (line: string) => void; env?: Env; userAgent?: string}): Promise<LogoutResult> {
   const env = opts.env ?? process.env
   const {ctx} = opts
-  const stored = getStoredToken(ctx.origin, env)
+  const stored = getStoredToken(ctx.origin, env, ctx.name)
   const base = {context: ctx.name, url: ctx.url}
   if (!stored) return {...base, revoked: false, forgot: false, tokenId: null}
 
@@ -194,6 +195,6 @@ export async function logout(opts: {ctx: Pick<ResolvedContext, 'name' | 'url' | 
       opts.warn(`Warning: could not revoke the token on ${ctx.url} (${err instanceof Error ? err.message : String(err)}); it was only forgotten here${tokenId ? `: revoke ${tokenId} later with \`lobu token revoke ${tokenId}\`` : ''}`)
     }
   }
-  const forgot = forgetToken(ctx.origin, env)
+  const forgot = forgetAccount(ctx.origin, stored, env)
   return {...base, revoked, forgot, tokenId}
 }

@@ -238,12 +238,11 @@ describe('runChat against a gateway', () => {
   }
 
   it('uses the project’s first agent on local, remembers the thread, and -C continues it', async () => {
-    const project = {root: '/work/demo', config: {project: {id: 'demo'}, agents: {support: {}}}} as unknown as Project
+    const project = {root: '/elsewhere', config: {project: {id: 'other-project'}, agents: {support: {}}}} as unknown as Project
     const first = await run('remember 42', {project})
     expect(first.out).toBe('echo: remember 42\n')
     expect(first.result.agentId).toBe('support')
-    // The local gateway serves another project: a warning, not an error.
-    expect(first.err).toContain('serves project "other-project", not "demo"')
+    expect(first.err).toBe('')
     expect(getLastThread('local', 'support', {LOBU_CONFIG_DIR: configDir})).toBe(first.result.thread)
 
     const second = await run('and now?', {project, continue: true})
@@ -357,7 +356,7 @@ describe('openLocalSession: the first request of a local chat, with /health alon
     return {opts, warnings, fresh}
   }
 
-  it('does not wait for /health before the request, and still warns about another project', async () => {
+  it('does not wait for /health before the request, and still refuses another project (exit 2, both named)', async () => {
     // /health answers only once the session request has arrived: waiting for /health first would never finish.
     let sessionSeen: () => void = () => {}
     const arrived = new Promise<void>((resolve) => (sessionSeen = resolve))
@@ -369,11 +368,8 @@ describe('openLocalSession: the first request of a local chat, with /health alon
       sessionSeen()
       json(res, 201, session)
     })
-    const {opts, warnings} = base(server.url)
-    const opened = await openLocalSession(opts)
-    expect(opened.result).toEqual(session)
-    expect(opened.gateway).toEqual({booted: false})
-    expect(warnings).toEqual([expect.stringContaining('serves project "other-project", not "demo"')])
+    const {opts} = base(server.url)
+    await expect(openLocalSession(opts)).rejects.toMatchObject({kind: 'usage', code: 'OTHER_PROJECT', message: expect.stringContaining('serves project "other-project", not "demo"')})
     expect(server.seen.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /health', 'POST /api/v1/sessions'])
     expect(server.seen.find((r) => r.url === '/health')?.headers.authorization).toBeUndefined()
   })

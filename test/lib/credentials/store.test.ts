@@ -1,4 +1,4 @@
-import {chmodSync, readFileSync, readdirSync, statSync} from 'node:fs'
+import {chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {beforeEach, describe, expect, it} from 'vitest'
@@ -7,11 +7,15 @@ import {exitCodeOf} from '../../../src/lib/cli/exit.js'
 import {
   credentialsPath,
   defaultTokenName,
+  forgetAccount,
   forgetToken,
+  getLocalAdmin,
   getStoredToken,
+  listAccounts,
   parseExpiresIn,
   parseScopes,
   saveToken,
+  switchAccount,
   tokenForContext,
 } from '../../../src/lib/credentials/index.js'
 import {catchLobuError, useTempConfigDir} from '../../support/config-dir.js'
@@ -43,8 +47,9 @@ describe('credentials.json', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600)
     expect(statSync(env.LOBU_CONFIG_DIR!).mode & 0o777).toBe(0o700)
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({
-      version: 1,
-      tokens: {'http://127.0.0.1:8787': entry('lobu_pat_a')},
+      version: 2,
+      origins: {'http://127.0.0.1:8787': {accounts: [{...entry('lobu_pat_a'), kind: 'login'}]}},
+      active: {},
     })
     saveToken('https://lobu.example.com/some/path', entry('lobu_pat_b'), env)
     expect(readdirSync(env.LOBU_CONFIG_DIR!)).toEqual(['credentials.json'])
@@ -86,6 +91,52 @@ describe('credentials.json', () => {
     chmodSync(env.LOBU_CONFIG_DIR!, 0o755)
     saveToken('http://127.0.0.1:8787', entry('lobu_pat_b'), env)
     expect(statSync(env.LOBU_CONFIG_DIR!).mode & 0o777).toBe(0o700)
+  })
+})
+
+describe('accounts per origin', () => {
+  const origin = 'http://127.0.0.1:8787'
+  const admin = {...entry('lobu_pat_admin'), user: 'local', org: 'local', tokenId: 'tok_admin'}
+  const acme = {...entry('lobu_pat_acme'), user: 'ada', org: 'acme', tokenId: 'tok_acme'}
+
+  it('a login adds an account next to the local admin one, active for its own context only', () => {
+    saveToken(origin, admin, env, {kind: 'local-admin'})
+    saveToken(origin, acme, env, {kind: 'login', activate: 'acme'})
+    expect(tokenForContext({origin, name: 'local'}, env)?.token).toBe('lobu_pat_admin')
+    expect(tokenForContext({origin, name: 'acme'}, env)?.token).toBe('lobu_pat_acme')
+    expect(getLocalAdmin(origin, env)?.token).toBe('lobu_pat_admin')
+    // a login as the admin's own user@org never replaces the admin account
+    saveToken(origin, {...admin, token: 'lobu_pat_login_as_admin'}, env, {kind: 'login'})
+    expect(getLocalAdmin(origin, env)?.token).toBe('lobu_pat_admin')
+    // a new local admin token replaces only the old local admin one
+    saveToken(origin, {...admin, token: 'lobu_pat_admin2'}, env, {kind: 'local-admin'})
+    expect(listAccounts(env)[0]!.accounts.map((a) => `${a.kind}:${a.name}:${a.token}`)).toEqual(['login:ada@acme:lobu_pat_acme', 'local-admin:local@local:lobu_pat_admin2'])
+  })
+
+  it('switches the active account of a context; an unknown one is exit 2 listing the accounts', () => {
+    saveToken(origin, admin, env, {kind: 'local-admin'})
+    saveToken(origin, acme, env, {kind: 'login'})
+    expect(switchAccount({name: 'local', origin}, 'ada@acme', env).token).toBe('lobu_pat_acme')
+    expect(tokenForContext({origin, name: 'local'}, env)?.token).toBe('lobu_pat_acme')
+    const error = catchError(() => switchAccount({name: 'local', origin}, 'bob@x', env))
+    expect(error.kind).toBe('usage')
+    expect(error.message).toContain('accounts there: local@local, ada@acme')
+    // forgetting the active account falls back to the local admin
+    expect(forgetAccount(origin, acme, env)).toBe(true)
+    expect(tokenForContext({origin, name: 'local'}, env)?.token).toBe('lobu_pat_admin')
+  })
+
+  it('migrates a version 1 file on first read, atomically, keeping its mode', () => {
+    const path = credentialsPath(env)
+    mkdirSync(env.LOBU_CONFIG_DIR!, {recursive: true, mode: 0o700})
+    writeFileSync(path, JSON.stringify({version: 1, tokens: {[origin]: admin, 'https://lobu.example.com': acme}}), {mode: 0o600})
+    expect(getStoredToken(origin, env)?.token).toBe('lobu_pat_admin')
+    const file = JSON.parse(readFileSync(path, 'utf8'))
+    expect(file.version).toBe(2)
+    expect(file.origins[origin].accounts).toEqual([{...admin, kind: 'local-admin'}])
+    expect(file.origins['https://lobu.example.com'].accounts).toEqual([{...acme, kind: 'login'}])
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    expect(readdirSync(env.LOBU_CONFIG_DIR!)).toEqual(['credentials.json'])
   })
 })
 

@@ -5,7 +5,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {UsageError} from '../../../src/lib/core/errors.js'
 import type {Project} from '../../../src/lib/config/index.js'
-import {addContext, setContext, useContext} from '../../../src/lib/context/index.js'
+import {addContext, setContext, useContext, writeProjectGateway} from '../../../src/lib/context/index.js'
 import {saveToken} from '../../../src/lib/credentials/index.js'
 import {type Check, checkGateways} from '../../../src/lib/doctor/index.js'
 import {type FakeGateway, type FakeGatewayOptions, type TempDir, fakeGateway, tempDir, unusedPort} from './helpers.js'
@@ -151,8 +151,9 @@ describe('checkGateways', () => {
 
   it('warns when the local gateway serves another project', async () => {
     const gw = await serve({project: 'other', tokens: {tok: {user: 'root', org: 'local', expiresAt: null}}})
-    setContext('local', gw.url, env)
     store(gw.url, 'tok')
+    // `local` in a project is the gateway its .lobu/gateway.json names
+    for (const id of ['mine', 'other']) writeProjectGateway(join(tmp.root, id), {url: gw.url, projectId: id})
     const c = (await run({project: project('mine')}))['gateway:local']!
     expect(c.status).toBe('warn')
     expect(c.message).toContain('serves project "other", not "mine" (this directory)')

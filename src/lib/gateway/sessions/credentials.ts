@@ -224,13 +224,39 @@ export function systemKeyVariables(): string[] {
   return names
 }
 
+/** The key variables named by the skip reasons of declared providers (secret or env variable). */
+function missingVariables(skipped: readonly string[]): string[] {
+  const names = new Set<string>()
+  for (const reason of skipped) {
+    const m = /the org secret ([A-Za-z_][A-Za-z0-9_]*) is not stored|([A-Za-z_][A-Za-z0-9_]*) is not set in the gateway's environment/.exec(reason)
+    const name = m?.[1] ?? m?.[2]
+    if (name) names.add(name)
+  }
+  return [...names]
+}
+
 /**
- * The NO_MODEL_CONFIGURED error: names the agent, what was skipped, the env variables that
- * would enable a system provider, and a lobu.toml snippet.
+ * The NO_MODEL_CONFIGURED error: names the agent and what was skipped. When the agent declares
+ * providers whose key is missing (`key = "$OPENAI_API_KEY"` applied while that variable was
+ * unset), it says so and names the variables; only an agent that declares nothing gets the
+ * system variables and the lobu.toml snippet.
  */
 export function noModelConfigured(agentId: string, skipped: readonly string[], gatewayUrl: string): NoModelDetails {
-  const lines = [`no model is configured for agent "${agentId}"${skipped.length > 0 ? '' : ': it declares no provider with a key and the gateway has no system provider'}`]
-  for (const reason of skipped) lines.push(`  skipped ${reason}`)
+  const settingsUrl = `${gatewayUrl.replace(/\/+$/, '')}/api/v1/agents/${encodeURIComponent(agentId)}`
+  if (skipped.length > 0) {
+    const variables = missingVariables(skipped)
+    const lines = [`no model is available for agent "${agentId}": its providers are declared in lobu.toml but have no key`]
+    for (const reason of skipped) lines.push(`  skipped ${reason}`)
+    const vars = variables.length > 0 ? variables.join(' or ') : 'the key variable'
+    lines.push(`${vars} ${variables.length > 1 ? 'were' : 'was'} not set when lobu.toml was applied.`)
+    return {
+      code: 'NO_MODEL_CONFIGURED',
+      message: lines.join('\n'),
+      hint: `Set ${variables[0] ?? 'it'} in the environment or in the project's .env, then run \`lobu apply\` (or restart \`lobu run\`)`,
+      settingsUrl,
+    }
+  }
+  const lines = [`no model is configured for agent "${agentId}": it declares no provider and the gateway has no system provider`]
   lines.push(`Set one of ${systemKeyVariables().join(', ')} in the gateway's environment (a system provider), or declare a provider in lobu.toml:`)
   lines.push('')
   lines.push(`  [[agents.${agentId}.providers]]`)
@@ -241,6 +267,6 @@ export function noModelConfigured(agentId: string, skipped: readonly string[], g
     code: 'NO_MODEL_CONFIGURED',
     message: lines.join('\n'),
     hint: 'export OPENAI_API_KEY=… (or put it in the project\'s .env), then restart `lobu run` or run `lobu apply`',
-    settingsUrl: `${gatewayUrl.replace(/\/+$/, '')}/api/v1/agents/${encodeURIComponent(agentId)}`,
+    settingsUrl,
   }
 }

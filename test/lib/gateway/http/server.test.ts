@@ -211,3 +211,26 @@ describe.each(storeDrivers().map((d) => [d.name, d] as const))('startGateway ove
     expect((await second.ensureLocalCliToken(cli.token)).created).toBe(false)
   })
 })
+
+describe('drain and whenIdle', () => {
+  it('drain refuses new turns with 503 and a hint while other requests are served; whenIdle waits for a quiet moment', async () => {
+    const {startTestGateway} = await import('../../../support/gateway.js')
+    const gw = await startTestGateway()
+    cleanups.push(() => gw.close())
+    const session = await gw.api('/api/v1/sessions', {method: 'POST', body: {thread: 't'}})
+    expect(session.status).toBe(201)
+    expect(gw.gateway.inFlight()).toEqual({requests: 0, turns: 0})
+    expect(await gw.gateway.whenIdle(50)).toBe(true)
+
+    expect(await gw.gateway.drain(1_000)).toBe(true) // no turn running: at once
+    const refused = await gw.api(`/api/v1/sessions/${session.body.sessionKey}/messages`, {method: 'POST', body: {content: 'hi'}})
+    expect(refused.status).toBe(503)
+    expect(refused.body.error).toMatchObject({code: 'UNAVAILABLE', message: expect.stringContaining('stopping'), hint: expect.stringContaining('lobu run')})
+    expect((await gw.api('/health')).status).toBe(200)
+    expect((await gw.api('/api/v1/whoami')).status).toBe(200)
+
+    const aborted = new AbortController()
+    aborted.abort()
+    expect(await gw.gateway.whenIdle(60_000, aborted.signal)).toBe(false)
+  })
+})

@@ -86,12 +86,22 @@ describe('resolveCredentials', () => {
 })
 
 describe('NO_MODEL_CONFIGURED and the prompt', () => {
-  it('names the agent, the env variables and a lobu.toml snippet; settingsUrl is the agent resource', () => {
-    const d = noModelConfigured('support', ['provider "openai": the org secret OPENAI_API_KEY is not stored'], 'http://127.0.0.1:8787/')
+  it('nothing declared: names the agent, the system env variables and a lobu.toml snippet; settingsUrl is the agent resource', () => {
+    const d = noModelConfigured('support', [], 'http://127.0.0.1:8787/')
     expect(d.message).toContain('"support"')
-    expect(d.message).toContain('OPENAI_API_KEY is not stored')
+    expect(d.message).toContain('declares no provider')
     for (const v of ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'OLLAMA_HOST']) expect(d.message).toContain(v)
     expect(d.message).toContain('[[agents.support.providers]]')
+    expect(d.settingsUrl).toBe('http://127.0.0.1:8787/api/v1/agents/support')
+  })
+
+  it('declared but its key variable unset: says so and names the variable, no snippet to add what is there', () => {
+    const d = noModelConfigured('support', ['provider "openai": the org secret OPENAI_API_KEY is not stored'], 'http://127.0.0.1:8787/')
+    expect(d.message).toContain('its providers are declared in lobu.toml but have no key')
+    expect(d.message).toContain('OPENAI_API_KEY is not stored')
+    expect(d.message).toContain('OPENAI_API_KEY was not set when lobu.toml was applied')
+    expect(d.message).not.toContain('[[agents.support.providers]]')
+    expect(d.hint).toBe("Set OPENAI_API_KEY in the environment or in the project's .env, then run `lobu apply` (or restart `lobu run`)")
     expect(d.settingsUrl).toBe('http://127.0.0.1:8787/api/v1/agents/support')
   })
 
