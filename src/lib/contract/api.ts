@@ -102,3 +102,52 @@ export interface ConnectionView {
   createdAt: string
   updatedAt: string
 }
+
+// ---------- GET /api/v1/agents, GET /api/v1/agents/:id (never a key value, never MCP header or env values) ----------
+
+export interface AgentProviderView {
+  id: string
+  model: string
+  /** `secret:NAME`, `env:NAME` or `none`: where the key comes from, never the key. */
+  keySource: string
+  baseUrl?: string
+}
+
+export interface AgentSummary {
+  id: string
+  name: string
+  description: string | null
+  providers: AgentProviderView[]
+  mcp: string[]
+  managedBy: string | null
+  updatedAt: string
+}
+
+export interface McpServerView {
+  type: string
+  url?: string
+  command?: string
+  /** Names only: values may be credentials. */
+  envNames: string[]
+  headerNames: string[]
+  oauth: boolean
+  authScope?: string
+}
+
+export interface AgentDetail extends AgentSummary {
+  createdAt: string
+  files: {identity: boolean; soul: boolean; user: boolean; skills: string[]}
+  mcpServers: Record<string, McpServerView>
+  network: {allowed: string[]; denied: string[]}
+  tools: {preApproved: string[]; allowed: string[]; denied: string[]}
+}
+
+// ---------- /api/v1/secrets (never a value) ----------
+
+export interface SecretView {
+  name: string
+  createdAt: string
+  updatedAt: string
+  /** The agents that refer to it (a provider key, an MCP OAuth client secret). */
+  usedBy: string[]
+}

@@ -1,44 +1,10 @@
 /**
  * What the API shows of an agent. Never a key value, never MCP header or env values.
  */
+import type {AgentDetail, AgentSummary, McpServerView} from '../../contract/api.js'
 import type {AgentRow, KeySource} from '../store/types.js'
 
-export interface AgentProviderView {
-  id: string
-  model: string
-  /** `secret:NAME`, `env:NAME` or `none`: where the key comes from, never the key. */
-  keySource: string
-  baseUrl?: string
-}
-
-export interface AgentSummary {
-  id: string
-  name: string
-  description: string | null
-  providers: AgentProviderView[]
-  mcp: string[]
-  managedBy: string | null
-  updatedAt: string
-}
-
-export interface McpServerView {
-  type: string
-  url?: string
-  command?: string
-  /** Names only: values may be credentials. */
-  envNames: string[]
-  headerNames: string[]
-  oauth: boolean
-  authScope?: string
-}
-
-export interface AgentDetail extends AgentSummary {
-  createdAt: string
-  files: {identity: boolean; soul: boolean; user: boolean; skills: string[]}
-  mcpServers: Record<string, McpServerView>
-  network: {allowed: string[]; denied: string[]}
-  tools: {preApproved: string[]; allowed: string[]; denied: string[]}
-}
+export type {AgentDetail, AgentProviderView, AgentSummary, McpServerView} from '../../contract/api.js'
 
 export function keySourceLabel(key: KeySource): string {
   return key.kind === 'none' ? 'none' : `${key.kind}:${key.name}`
