@@ -14,7 +14,7 @@ Tool calls are shown on stderr, one dim line each (\`⚙ files.read_text_file {"
 
 On the "local" context, when no gateway answers, an embedded one is started for this chat (same data dir, lock and auto-apply as \`lobu run\`) and stopped afterwards.
 
-Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeout seconds), 2 usage, 3 not authenticated, 4 no model configured for the agent, 130 interrupted.`
+Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeout seconds), 2 usage, 3 not authenticated, 4 no model configured for the agent, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM: the turn is cancelled and an embedded gateway stopped, within 3 s).`
 
   static examples = [
     {description: 'Ask the project’s first agent on the local gateway', command: '<%= config.bin %> <%= command.id %> "hello"'},
