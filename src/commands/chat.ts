@@ -3,7 +3,7 @@ import {Args, Errors, Flags} from '@oclif/core'
 import {sharedFlags} from '../lib/cli/base-command.js'
 import {exitCodeOf} from '../lib/cli/exit.js'
 import {GatewayCommand} from '../lib/cli/gateway-command.js'
-import {canDecorate, canPrompt, startSpinner, styles} from '../lib/cli/terminal.js'
+import {canDecorate, canPrompt, neutralizeControls, startSpinner, styles, terminalWidth} from '../lib/cli/terminal.js'
 import {isLobuError} from '../lib/core/errors.js'
 
 export default class Chat extends GatewayCommand<typeof Chat> {
@@ -14,7 +14,7 @@ Tool calls are shown on stderr, one dim line each (\`⚙ files.read_text_file {"
 
 On the "local" context, when no gateway answers, an embedded one is started for this chat (same data dir, lock and auto-apply as \`lobu run\`) and stopped afterwards.
 
-Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeout seconds), 2 usage, 3 not authenticated, 4 no model configured for the agent, 130 interrupted.`
+Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeout seconds), 2 usage, 3 not authenticated, 4 no model configured for the agent, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM: the turn is cancelled and an embedded gateway stopped, within 3 s).`
 
   static examples = [
     {description: 'Ask the project’s first agent on the local gateway', command: '<%= config.bin %> <%= command.id %> "hello"'},
@@ -42,6 +42,9 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
     timeout: Flags.integer({min: 1, default: 300, description: 'Give up after this many seconds without any event'}),
   }
 
+  /** Set by SIGTERM: the interrupted turn exits 143 (128 + 15) rather than 130. */
+  private terminated = false
+
   async run(): Promise<void> {
     const {flags, args} = this
     const json = this.jsonEnabled()
@@ -52,7 +55,15 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
       if (interrupts > 1) process.exit(130)
       controller.abort()
     }
+    // SIGTERM ends the turn like Ctrl-C (an embedded gateway is closed), with a bound: whatever
+    // is left hanging after 3 s, the process exits (128 + 15).
+    const onSigterm = () => {
+      this.terminated = true
+      controller.abort()
+      setTimeout(() => process.exit(143), 3000).unref()
+    }
     process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigterm)
     try {
       const {readPrompt, runChat} = await import('../lib/chat/index.js')
       const prompt = await readPrompt({arg: args.prompt, stdin: process.stdin})
@@ -88,16 +99,20 @@ Exit codes: 0 answered, 1 failed (provider error, network, no event for --timeou
           stderr: process.stderr,
           spinner: () => startSpinner('Thinking…', {json}),
           dim: dim && ((text) => dim(text)),
-          width: process.stderr.isTTY ? process.stderr.columns : undefined,
+          // On a terminal the model's text cannot move the cursor, set the title or the clipboard;
+          // piped or redirected, it is written byte for byte.
+          text: process.stdout.isTTY ? (text) => neutralizeControls(text.replaceAll('\r\n', '\n'), {multiline: true}) : undefined,
+          width: terminalWidth(process.stderr),
         },
       })
     } finally {
       process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigterm)
     }
   }
 
   protected async catch(err: Error & {oclif?: {exit?: number}}): Promise<unknown> {
-    if (isLobuError(err) && err.code === 'INTERRUPTED') throw new Errors.ExitError((err as {exitCode?: number}).exitCode ?? 130) // 143 for a SIGTERM during an embedded boot
+    if (isLobuError(err) && err.code === 'INTERRUPTED') throw new Errors.ExitError(this.terminated ? 143 : ((err as {exitCode?: number}).exitCode ?? 130)) // 143 for a SIGTERM (during an embedded boot too)
     if (this.jsonEnabled() && isLobuError(err)) {
       // --json: stdout holds one JSON object per line; an error the stream did not report becomes one too.
       if (!(err as {reported?: boolean}).reported) {

@@ -1,8 +1,8 @@
 /**
  * How `lobu chat` shows a turn.
  *
- * - human: a spinner on stderr (TTY only) until the first text; text deltas raw to stdout; a
- *   final newline (tool events are shown by ./tools.ts, loaded on the first one);
+ * - human: a spinner on stderr (TTY only) until the first text; text deltas to stdout (as
+ *   received when stdout is a pipe or a file, neutralised on a terminal); a final newline (tool events are shown by ./tools.ts, loaded on the first one);
  * - json: one JSON object per event on stdout (`{"id","event","data"}`), nothing else.
  */
 import type {ChatEvent} from './stream.js'
@@ -36,6 +36,11 @@ export interface HumanRendererOptions {
   dim?: (text: string) => string
   /** Print usage (tokens, provider, model) after the answer. */
   verbose?: boolean
+  /**
+   * Applied to each text delta before it is written (on a terminal: control characters made
+   * visible, so a model cannot send escape sequences to it). Default: written as received.
+   */
+  text?: (text: string) => string
 }
 
 export function humanRenderer(opts: HumanRendererOptions): Renderer {
@@ -65,9 +70,10 @@ export function humanRenderer(opts: HumanRendererOptions): Renderer {
           const text = typeof ev.data.text === 'string' ? ev.data.text : ''
           if (!text) break
           stopSpinner()
-          opts.stdout.write(text)
+          const shown = opts.text ? opts.text(text) : text
+          opts.stdout.write(shown)
           wrote = true
-          lastChar = text.at(-1) ?? lastChar
+          lastChar = shown.at(-1) ?? lastChar
           break
         }
         case 'done': {

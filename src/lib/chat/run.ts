@@ -59,6 +59,8 @@ export interface ChatOptions {
     /** Starts a spinner on stderr (undefined when stderr is not a terminal). */
     spinner?: () => Promise<Spinner | undefined>
     dim?: (text: string) => string
+    /** Applied to each text delta before stdout (see HumanRendererOptions.text). */
+    text?: (text: string) => string
     /** Columns of stderr when it is a terminal (tool lines are cut to it). */
     width?: number
   }
@@ -157,7 +159,7 @@ export async function runChat(opts: ChatOptions): Promise<ChatResult> {
 
     renderer = output.json
       ? jsonRenderer(output.stdout)
-      : humanRenderer({stdout: output.stdout, stderr: output.stderr, spinner: await output.spinner?.(), dim, verbose: output.verbose})
+      : humanRenderer({stdout: output.stdout, stderr: output.stderr, spinner: await output.spinner?.(), dim, verbose: output.verbose, text: output.text})
     const r = renderer
     let messageId: string | undefined
     const agentId = session.agentId

@@ -2,7 +2,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {LobuError, isLobuError} from '../core/errors.js'
 import {EXIT, exitCodeOf} from './exit.js'
-import {debugEnabled} from './terminal.js'
+import {debugEnabled, neutralizeControls} from './terminal.js'
 
 export type InferredFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
@@ -82,9 +82,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (error.details.length > 0) body.details = error.details
       process.stdout.write(JSON.stringify({error: body}, null, 2) + '\n')
     } else {
-      const lines = [`Error: ${error.message}`]
-      for (const d of error.details) lines.push(`  ${d}`)
-      if (error.hint) lines.push(`Hint: ${error.hint}`)
+      // Messages often carry a server's or a provider's text: no control character reaches stderr.
+      const lines = [`Error: ${neutralizeControls(error.message)}`]
+      for (const d of error.details) lines.push(`  ${neutralizeControls(d)}`)
+      if (error.hint) lines.push(`Hint: ${neutralizeControls(error.hint)}`)
       process.stderr.write(lines.join('\n') + '\n')
     }
     if (verbose && err.stack) process.stderr.write(err.stack + '\n')

@@ -24,8 +24,8 @@ interface PackageJson {
 /** The order and grouping of the root help. Commands not listed fall under OTHER COMMANDS. */
 const GROUPS: Array<{title: string; ids: string[]}> = [
   {title: 'PROJECT', ids: ['init', 'validate', 'apply']},
-  {title: 'RUN AND CHAT', ids: ['run', 'chat', 'tools']},
-  {title: 'GATEWAYS AND ACCESS', ids: ['context', 'auth', 'whoami', 'token', 'oauth', 'org']},
+  {title: 'RUN AND CHAT', ids: ['run', 'chat', 'tools', 'agents']},
+  {title: 'GATEWAYS AND ACCESS', ids: ['context', 'auth', 'whoami', 'token', 'secrets', 'oauth', 'org']},
   {title: 'SETUP', ids: ['doctor', 'autocomplete']},
 ]
 

@@ -25,6 +25,25 @@ export function canDecorate(opts: TerminalOptions = {}): boolean {
   return Boolean(process.stderr.isTTY)
 }
 
+/**
+ * The columns of a stream when it is a terminal of known width (> 0); undefined otherwise (a pipe,
+ * a file, or a pseudo-terminal that reports 0 columns, as under `script` or some CI runners).
+ */
+export function terminalWidth(stream: {isTTY?: boolean; columns?: number} = process.stderr): number | undefined {
+  if (!stream.isTTY) return undefined
+  const columns = stream.columns
+  return typeof columns === 'number' && Number.isFinite(columns) && columns >= 1 ? Math.floor(columns) : undefined
+}
+
+/**
+ * True when a spinner may redraw its line on stderr: decoration is allowed and the terminal's width
+ * is known. A spinner measures its line against the width to know how far to move the cursor back:
+ * at 0 columns that is an endless stream of cursor escapes.
+ */
+export function canAnimate(opts: TerminalOptions = {}): boolean {
+  return canDecorate(opts) && terminalWidth(process.stderr) !== undefined
+}
+
 /** True when we may ask the user a question. */
 export function canPrompt(opts: TerminalOptions = {}): boolean {
   if (opts.yes || opts.json) return false
@@ -51,11 +70,44 @@ const noopSpinner = (text: string): Spinner => ({
   fail() {},
 })
 
+/**
+ * A spinner on stderr, only where it can animate (canAnimate); otherwise one that does nothing.
+ * Should the terminal shrink to 0 columns while it spins, it stops at the resize, before it would
+ * draw against that width.
+ */
 export async function startSpinner(text: string, opts: TerminalOptions = {}): Promise<Spinner> {
-  if (!canDecorate(opts)) return noopSpinner(text)
+  if (!canAnimate(opts)) return noopSpinner(text)
   const {default: ora} = await import('ora')
-  const s = ora({text, stream: process.stderr}).start()
-  return s as unknown as Spinner
+  const s = ora({text, stream: process.stderr})
+  const stderr = process.stderr
+  // 'resize' is emitted right after the stream's columns change, before the next frame is drawn.
+  const onResize = () => {
+    if (terminalWidth(stderr) === undefined) s.stop()
+  }
+  const detach = () => stderr.off('resize', onResize)
+  stderr.on('resize', onResize)
+  s.start()
+  return {
+    get text() {
+      return s.text
+    },
+    set text(value: string) {
+      if (terminalWidth(stderr) !== undefined) s.text = value
+    },
+    stop() {
+      detach()
+      s.stop()
+    },
+    // Only the text setter and a frame measure against the width; stopping clears what was drawn.
+    succeed(value?: string) {
+      detach()
+      s.succeed(value)
+    },
+    fail(value?: string) {
+      detach()
+      s.fail(value)
+    },
+  }
 }
 
 /** Styling helpers that degrade to plain text when decoration is off. Loaded lazily. */

@@ -244,3 +244,13 @@ export interface PostMessageRequest {
 export interface MessageAccepted {
   messageId: string
 }
+
+// ---------- /api/v1/secrets (never a value) ----------
+
+export interface SecretView {
+  name: string
+  createdAt: string
+  updatedAt: string
+  /** The agents that refer to it (a provider key, an MCP OAuth client secret). */
+  usedBy: string[]
+}

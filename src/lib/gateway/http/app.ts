@@ -8,6 +8,7 @@ import {HTTPException} from 'hono/http-exception'
 import type {ContentfulStatusCode} from 'hono/utils/http-status'
 
 import {authCacheOf} from '../auth/authenticate.js'
+import {openaiErrorShape} from '../openai-compat/middleware.js'
 import {authMiddleware} from './auth.js'
 import {HttpError, errorBody} from './errors.js'
 import {originGuard} from './guards.js'
@@ -51,6 +52,8 @@ export function buildApp(opts: BuildAppOptions): App {
       services.log('debug', `${c.req.method} ${c.req.path} → ${c.res.status} (${Date.now() - started} ms)`)
     })
   }
+  // OpenAI clients read errors in OpenAI's shape only: every /v1 error is rewritten into it.
+  app.use('/v1/*', openaiErrorShape())
   app.use('*', async (c, next) => {
     c.header('cache-control', 'no-store')
     c.header('x-content-type-options', 'nosniff')

@@ -34,7 +34,10 @@ export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-act
 export function htmlPage(c: Context, status: 200 | 400 | 401 | 403 | 429 | 502 | 503, title: string, body: string): Response {
   c.header('content-security-policy', PAGE_CSP)
   c.header('x-frame-options', 'DENY')
-  c.header('referrer-policy', 'no-referrer')
+  // Not no-referrer: under it a browser sends `Origin: null` with the page's own form POST, which
+  // the origin guard refuses (the device page could never be submitted). same-origin sends no
+  // referrer to any other site, and the real origin to this one.
+  c.header('referrer-policy', 'same-origin')
   c.header('cache-control', 'no-store')
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

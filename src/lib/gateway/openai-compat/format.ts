@@ -37,6 +37,87 @@ export function openaiError(message: string, type: string, code: string | null, 
   return {error: {message, type, param, code}}
 }
 
+/** OpenAI's error type for an HTTP status. */
+export function openaiErrorType(status: number): string {
+  if (status === 401) return 'authentication_error'
+  if (status === 403) return 'permission_error'
+  if (status === 429) return 'rate_limit_error'
+  if (status >= 500) return 'server_error'
+  return 'invalid_request_error'
+}
+
+/** True for a body already in OpenAI's error shape. */
+export function isOpenAIErrorBody(body: unknown): body is OpenAIErrorBody {
+  const error = (body as {error?: unknown} | null)?.error as Record<string, unknown> | undefined
+  return typeof error === 'object' && error !== null && typeof error.message === 'string' && typeof error.type === 'string' && 'param' in error && 'code' in error
+}
+
+/**
+ * A gateway error body (`{error: {code, message, hint?}}`, from the auth, guards, size limit,
+ * an unknown route or a failure) in OpenAI's shape: the message (with the hint in parentheses),
+ * the type of the status, Lobu's code in lower case, no param.
+ */
+export function toOpenAIError(status: number, body: unknown): OpenAIErrorBody {
+  if (isOpenAIErrorBody(body)) return body
+  const error = ((body as {error?: unknown} | null)?.error ?? {}) as {code?: unknown; message?: unknown; hint?: unknown}
+  const message = typeof error.message === 'string' && error.message ? error.message : `request failed with status ${status}`
+  const hint = typeof error.hint === 'string' && error.hint ? ` (${error.hint})` : ''
+  const code = typeof error.code === 'string' && error.code ? error.code.toLowerCase() : null
+  return openaiError(message + hint, openaiErrorType(status), code)
+}
+
+/** A zod issue path as OpenAI names a parameter: `messages[0].content`. */
+export function paramOf(path: readonly (string | number)[]): string | null {
+  if (path.length === 0) return null
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
+}
+
+export interface UnsupportedParameter {
+  param: string
+  message: string
+  code: 'unsupported_parameter' | 'unsupported_value'
+}
+
+/**
+ * The first request parameter Lobu cannot honour, if any: the answer would silently differ from
+ * what the client asked for, so the request is refused (400 naming it) instead.
+ *
+ * - one choice per request (`n` > 1), no log probabilities, no audio or predicted output;
+ * - a reply in the agent's own format (`response_format` other than text);
+ * - the agent's model settings decide the length and stop sequences (`max_tokens`,
+ *   `max_completion_tokens`, `stop`).
+ *
+ * Sampling hints (`temperature`, `top_p`, penalties, `seed`, `logit_bias`, `reasoning_effort`)
+ * and bookkeeping fields (`user`, `metadata`, `store`, `service_tier`) are accepted and do not
+ * change the turn: the agent's model and provider settings apply. Tools are handled by the route.
+ */
+export function unsupportedParameter(body: Record<string, unknown>): UnsupportedParameter | undefined {
+  const set = (name: string) => body[name] !== undefined && body[name] !== null
+  const refuse = (param: string, why: string, code: UnsupportedParameter['code'] = 'unsupported_parameter'): UnsupportedParameter => ({
+    param,
+    message: `\`${param}\` is not supported: ${why}`,
+    code,
+  })
+  if (set('n') && body.n !== 1) return refuse('n', 'a Lobu agent gives one choice per request (n = 1)', 'unsupported_value')
+  if (body.logprobs === true) return refuse('logprobs', 'log probabilities are not available through an agent')
+  if (set('top_logprobs')) return refuse('top_logprobs', 'log probabilities are not available through an agent')
+  if (set('response_format')) {
+    const type = (body.response_format as {type?: unknown} | undefined)?.type
+    if (type !== 'text') return refuse('response_format', 'an agent answers in text (response_format type "text")', 'unsupported_value')
+  }
+  if (set('modalities') && !(Array.isArray(body.modalities) && body.modalities.every((m) => m === 'text'))) {
+    return refuse('modalities', 'an agent answers in text only', 'unsupported_value')
+  }
+  if (set('audio')) return refuse('audio', 'an agent answers in text only')
+  if (set('prediction')) return refuse('prediction', 'predicted outputs are not available through an agent')
+  if (set('web_search_options')) return refuse('web_search_options', "an agent searches only through its own tools (its MCP servers)")
+  for (const name of ['max_tokens', 'max_completion_tokens']) {
+    if (set(name)) return refuse(name, "the agent's model settings decide the length of a reply")
+  }
+  if (set('stop') && !(Array.isArray(body.stop) && body.stop.length === 0)) return refuse('stop', "the agent's model settings decide where a reply stops")
+  return undefined
+}
+
 function textOf(content: ChatRequest['messages'][number]['content']): string {
   if (typeof content === 'string') return content
   if (Array.isArray(content)) return content.map((p) => (p.type === 'text' && typeof p.text === 'string' ? p.text : '')).join('')

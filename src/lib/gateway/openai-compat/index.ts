@@ -1,3 +1,3 @@
 /** The OpenAI-compatible endpoint (`/v1/models`, `/v1/chat/completions`). */
 export {OpenAIHttpError, openaiCompatRoutes} from './routes.js'
-export {chatRequestSchema, finishReasonOf, openaiError, statusOfTurnError, toConversation, usageOf, type ChatRequest, type Conversation} from './format.js'
+export {chatRequestSchema, finishReasonOf, openaiError, statusOfTurnError, toConversation, toOpenAIError, unsupportedParameter, usageOf, type ChatRequest, type Conversation} from './format.js'

@@ -1,12 +1,15 @@
 /**
  * The OpenAI-compatible endpoint: existing OpenAI clients and SDKs talk to Lobu agents.
  *
- * - `GET /v1/models`: the agents of the caller's org, as models;
+ * - `GET /v1/models`, `GET /v1/models/{id}`: the agents of the caller's org that can answer (a
+ *   provider with a key), as models;
  * - `POST /v1/chat/completions` with `model` = an agent id: one turn of that agent (the last user
  *   message is the prompt, earlier messages are context), streamed in the OpenAI chunk format
  *   ending with `data: [DONE]` when `stream: true`, else one `chat.completion` object.
  *
- * Auth: a bearer PAT with the `chat` scope. Errors raised here use OpenAI's error shape.
+ * Auth: a bearer PAT with the `chat` scope. Every error is in OpenAI's shape (errors of the
+ * middleware before these routes are reshaped by ./middleware.ts). Parameters an agent cannot
+ * honour (`n` > 1, …: see unsupportedParameter) are refused with a 400 naming them.
  * Nothing is stored: the request carries its own history. The turns run in the completion
  * service (service.ts, built in services.ts); these routes read requests and render answers.
  */
@@ -21,7 +24,8 @@ import {describeIssues, findUnstorableText} from '../http/validate.js'
 import {newId} from '../store/ids.js'
 import {sseResponse, type SseSink} from '../sessions/sse.js'
 import {TurnAbort, type TurnOutcome, type TurnSink} from '../sessions/turn.js'
-import {chatRequestSchema, finishReasonOf, openaiError, statusOfTurnError, toConversation, usageOf, type OpenAIErrorBody} from './format.js'
+import {chatRequestSchema, finishReasonOf, openaiError, paramOf, statusOfTurnError, toConversation, unsupportedParameter, usageOf, type OpenAIErrorBody} from './format.js'
+import {modelOf} from './models.js'
 
 export class OpenAIHttpError extends Error {
   constructor(
@@ -53,7 +57,7 @@ async function readBody(c: Context<AppEnv>) {
   const bad = findUnstorableText(json)
   if (bad) fail(400, `invalid request: ${bad.path.join('.') || 'body'}: ${bad.problem}`, 'invalid_request_error', 'invalid_request', bad.path.join('.') || null)
   const parsed = chatRequestSchema.safeParse(json)
-  if (!parsed.success) fail(400, `invalid request: ${describeIssues(parsed.error)}`, 'invalid_request_error', 'invalid_request')
+  if (!parsed.success) fail(400, `invalid request: ${describeIssues(parsed.error)}`, 'invalid_request_error', 'invalid_request', paramOf(parsed.error.issues[0]?.path ?? []))
   // The agent's tools run on the gateway; a client cannot bring its own.
   for (const field of ['tools', 'functions'] as const) {
     const value = (parsed.data as Record<string, unknown>)[field]
@@ -87,11 +91,19 @@ export const openaiCompatRoutes: RouteModule = {
       '/v1/models',
       openai(async (c) => {
         const auth = requireChat(c)
-        const agents = await completions.models(auth.org.id)
-        return c.json({
-          object: 'list',
-          data: agents.map((a) => ({id: a.agentId, object: 'model', created: Math.floor(a.createdAt.getTime() / 1000), owned_by: auth.org.slug})),
-        })
+        const agents = await completions.models(auth.org.id, auth.user.id)
+        return c.json({object: 'list', data: agents.map((a) => modelOf(a, auth.org.slug))})
+      }),
+    )
+
+    app.get(
+      '/v1/models/:id',
+      openai(async (c) => {
+        const auth = requireChat(c)
+        const id = c.req.param('id') ?? ''
+        const agent = await completions.model(auth.org.id, auth.user.id, id)
+        if (!agent) fail(404, `The model \`${id}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model')
+        return c.json(modelOf(agent, auth.org.slug))
       }),
     )
 
@@ -100,6 +112,8 @@ export const openaiCompatRoutes: RouteModule = {
       openai(async (c) => {
         const auth = requireChat(c)
         const body = await readBody(c)
+        const unsupported = unsupportedParameter(body)
+        if (unsupported) fail(400, unsupported.message, 'invalid_request_error', unsupported.code, unsupported.param)
         const agent = await completions.agent(auth.org.id, body.model)
         if (!agent) fail(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found', 'model')
         const conversation = toConversation(body.messages)

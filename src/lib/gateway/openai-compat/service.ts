@@ -9,6 +9,7 @@ import type {AgentRow, ProviderSpec, Store} from '../store/types.js'
 import {TurnAbort, runAgentTurn, turnTimeoutMs, type TurnOutcome, type TurnSink} from '../sessions/turn.js'
 import type {ToolService} from '../tools/service.js'
 import type {Conversation} from './format.js'
+import {answeringAgent, answeringAgents} from './models.js'
 
 export interface CompletionServiceOptions {
   store: Store
@@ -49,9 +50,14 @@ export class CompletionService {
     this.#timeoutMs = options.timeoutMs ?? turnTimeoutMs(options.env)
   }
 
-  /** The org's agents, which the endpoint lists as models. */
-  models(orgId: string): Promise<AgentRow[]> {
-    return this.#options.store.agents.list(orgId)
+  /** The org's agents that can answer the user (models.ts), which the endpoint lists as models. */
+  models(orgId: string, userId: string): Promise<AgentRow[]> {
+    return answeringAgents(this.#options, orgId, userId)
+  }
+
+  /** One of those, by id (`GET /v1/models/{id}`). */
+  model(orgId: string, userId: string, id: string): Promise<AgentRow | undefined> {
+    return answeringAgent(this.#options, orgId, userId, id)
   }
 
   /** The agent a request names as its model, if the org has it. */

@@ -45,10 +45,10 @@ describe.each(driverNames())('OpenAI-compatible endpoint (%s)', (driver) => {
   })
   beforeEach(() => fake.reset())
 
-  it('lists the org’s agents as models', async () => {
+  it('lists the org’s agents that can answer as models (default has no provider here)', async () => {
     const ids: string[] = []
     for await (const model of client.models.list()) ids.push(model.id)
-    expect(ids.sort()).toEqual(['default', 'helper'])
+    expect(ids.sort()).toEqual(['helper'])
   })
 
   it('streams a reply through the official openai client', async () => {
@@ -105,7 +105,7 @@ describe.each(driverNames())('OpenAI-compatible endpoint (%s)', (driver) => {
     })
     const raw = await gw.api('/v1/chat/completions', {method: 'POST', body: {model: 'helper', messages: []}})
     expect(raw.status).toBe(400)
-    expect(raw.body.error).toMatchObject({type: 'invalid_request_error', param: null})
+    expect(raw.body.error).toMatchObject({type: 'invalid_request_error', param: 'messages'})
   })
 
   it('a stream cut mid-way ends with an error chunk, not [DONE]', async () => {

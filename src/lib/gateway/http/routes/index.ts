@@ -11,8 +11,9 @@ import type {RouteModule} from '../types.js'
 import {agentRoutes} from './agents.js'
 import {healthRoutes} from './health.js'
 import {orgRoutes} from './orgs.js'
+import {secretRoutes} from './secrets.js'
 import {tokenRoutes} from './tokens.js'
 
-export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, applyRoutes, capRoutes, sessionRoutes, toolRoutes, openaiCompatRoutes, oauthRoutes]
+export const coreRoutes: readonly RouteModule[] = [healthRoutes, tokenRoutes, orgRoutes, agentRoutes, secretRoutes, applyRoutes, capRoutes, sessionRoutes, toolRoutes, openaiCompatRoutes, oauthRoutes]
 
 export {agentRoutes, healthRoutes, orgRoutes, tokenRoutes}
