@@ -8,6 +8,7 @@ import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {dependencyOrder, dumpDataDir, sqlIdent, sqlLiteral} from '../../../src/lib/embedded/db-dump.js'
+import {migrateDataDir} from '../../../src/lib/embedded/db-migrate.js'
 import {startGateway, type RunningGateway} from '../../../src/lib/gateway/server.js'
 import {encryptSecret, keyedHash} from '../../../src/lib/gateway/crypto/index.js'
 import {acquireDataDirLock} from '../../../src/lib/gateway/store/lock.js'
@@ -204,6 +205,39 @@ describe('lobu db dump of a data dir', () => {
       const before = await api(gw, '/api/v1/agents', adminToken)
       await expect(run(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db.url, '-f', file])).rejects.toThrow(/already exists/)
       expect((await api(gw, '/api/v1/agents', adminToken)).body).toEqual(before.body)
+    })
+  })
+
+  describe.skipIf(!process.env.LOBU_TEST_DATABASE_URL)('lobu db migrate --to', () => {
+    let db: {url: string; drop(): Promise<void>}
+    let gw: RunningGateway | undefined
+
+    beforeAll(async () => {
+      db = (await freshPostgresDatabase())!
+    })
+    afterAll(async () => {
+      await gw?.close()
+      await db?.drop()
+    })
+
+    it('copies into an empty database, counts match, and the printed key serves it', async () => {
+      const result = await migrateDataDir({dataDir, to: db.url, env: {}})
+      const key = (await readFile(path.join(dataDir, 'encryption.key'), 'utf8')).trim()
+      expect(result.encryptionKey).toBe(key)
+      expect(result.tables.find((t) => t.name === 'session_messages')?.rows).toBe(4)
+      gw = await startGateway({host: '127.0.0.1', port: 0, databaseUrl: db.url, env: {ENCRYPTION_KEY: result.encryptionKey}, version: '0.0.0-test', logger: () => {}})
+      expect((await api(gw, '/api/v1/agents', adminToken)).body).toEqual(agentsBefore)
+      expect((await api(gw, '/api/v1/whoami', minted.token)).status).toBe(200)
+      expect((await api(gw, `/api/v1/sessions/${sessionKey}`, adminToken)).body.messages).toEqual(historyBefore)
+    })
+
+    it('refuses a database that is not empty, and changes nothing there', async () => {
+      await expect(migrateDataDir({dataDir, to: db.url, env: {}})).rejects.toThrow(/is not empty/)
+      expect((await api(gw!, '/api/v1/agents', adminToken)).body).toEqual(agentsBefore)
+    })
+
+    it('refuses a URL that is not postgres://', async () => {
+      await expect(migrateDataDir({dataDir, to: 'mysql://x/y', env: {}})).rejects.toThrow(/postgres:\/\//)
     })
   })
 })
