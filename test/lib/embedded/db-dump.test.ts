@@ -175,7 +175,8 @@ describe('lobu db dump of a data dir', () => {
       await writeFile(file, sql)
       await run(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db.url, '-f', file])
       const key = (await readFile(path.join(dataDir, 'encryption.key'), 'utf8')).trim()
-      gw = await startGateway({host: '127.0.0.1', port: 0, databaseUrl: db.url, env: {ENCRYPTION_KEY: key}, version: '0.0.0-test', logger: () => {}})
+      // A gateway on PostgreSQL is a team gateway: the fake provider on loopback must be allowed.
+      gw = await startGateway({host: '127.0.0.1', port: 0, databaseUrl: db.url, env: {ENCRYPTION_KEY: key, LOBU_EGRESS_ALLOW: new URL(fake.urls.openai).host}, version: '0.0.0-test', logger: () => {}})
     }, 120_000)
     afterAll(async () => {
       await gw?.close()
