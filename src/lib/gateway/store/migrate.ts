@@ -7,7 +7,7 @@ const MIGRATION_LOCK_KEY = 0x6c6f6275 // "lobu"
 /** SQLSTATE 42P01: relation does not exist. */
 const UNDEFINED_TABLE = '42P01'
 
-const CREATE_MIGRATIONS_TABLE = `
+export const CREATE_MIGRATIONS_TABLE = `
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version     integer PRIMARY KEY,
   name        text NOT NULL,
