@@ -134,7 +134,7 @@ function bodyFor(route: Route): fc.Arbitrary<Body | undefined> {
   const jsonText = (v: unknown): string => JSON.stringify(v) ?? 'null'
   const asForm = (v: unknown): string =>
     typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? new URLSearchParams(Object.entries(v).map(([k, x]) => [k, typeof x === 'string' ? x : jsonText(x)])).toString()
+      ? new URLSearchParams(Object.entries(v).map(([k, x]): [string, string] => [k, typeof x === 'string' ? x : jsonText(x)])).toString()
       : String(v)
   const contentType = fc.constantFrom<string | undefined>(
     'application/json',
