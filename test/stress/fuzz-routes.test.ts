@@ -50,6 +50,13 @@ const ROUTES: Route[] = [
   {method: 'POST', path: '/api/v1/admin/orgs', kind: 'api', body: () => ({slug: 'fuzz-org', name: 'Fuzz', owner: {email: 'o@fuzz.example', name: 'O'}})},
   {method: 'GET', path: '/api/v1/admin/orgs', kind: 'api'},
   {method: 'POST', path: '/api/v1/admin/orgs/:slug/members', kind: 'api', body: () => ({email: 'm@fuzz.example', name: 'M', role: 'member'})},
+  {method: 'GET', path: '/api/v1/admin/orgs/:slug/members', kind: 'api'},
+  {method: 'PUT', path: '/api/v1/admin/orgs/:slug/members/:user', kind: 'api', body: () => ({role: 'member'})},
+  {method: 'DELETE', path: '/api/v1/admin/orgs/:slug/members/:user', kind: 'api'},
+  {method: 'GET', path: '/api/v1/members', kind: 'api'},
+  {method: 'POST', path: '/api/v1/members', kind: 'api', body: () => ({email: 'n@fuzz.example', role: 'member'})},
+  {method: 'PUT', path: '/api/v1/members/:user', kind: 'api', body: () => ({role: 'owner'})},
+  {method: 'DELETE', path: '/api/v1/members/:user', kind: 'api'},
   {method: 'GET', path: '/api/v1/agents', kind: 'api'},
   {method: 'GET', path: '/api/v1/agents/:agentId', kind: 'api'},
   {method: 'PUT', path: '/api/v1/agents/:agentId', kind: 'api', body: () => ({name: 'Fuzz', description: 'd', files: {identity: 'You are fuzz.', skills: []}})},
@@ -182,6 +189,8 @@ interface Params {
   agentId: string
   key: string
   connId: string
+  /** A user who is not the admin (the fuzzer must not remove the token's own user). */
+  user: string
 }
 
 function paramValue(valid: string): fc.Arbitrary<string> {
@@ -328,7 +337,7 @@ describe('fuzzer over every gateway route', () => {
     const session = await gw.api('/api/v1/sessions', {method: 'POST', body: {agentId: 'helper', thread: 'fuzz'}})
     expect(session.status, session.text).toBeLessThan(300)
     const org = await gw.createOrg('fuzz-target')
-    params = {tokenId: token.body.id, slug: org.slug, agentId: 'helper', key: session.body.sessionKey, connId: '00000000-0000-0000-0000-000000000000'}
+    params = {tokenId: token.body.id, slug: org.slug, agentId: 'helper', key: session.body.sessionKey, connId: '00000000-0000-0000-0000-000000000000', user: org.userId}
     secrets = [gw.adminToken, ENCRYPTION_KEY, PROVIDER_SECRET, OPENAI_ENV_KEY, key.toString('base64'), key.toString('hex')]
   })
   afterAll(async () => {
