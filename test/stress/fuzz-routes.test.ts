@@ -61,6 +61,8 @@ const ROUTES: Route[] = [
   {method: 'GET', path: '/api/v1/agents/:agentId', kind: 'api'},
   {method: 'PUT', path: '/api/v1/agents/:agentId', kind: 'api', body: () => ({name: 'Fuzz', description: 'd', files: {identity: 'You are fuzz.', skills: []}})},
   {method: 'DELETE', path: '/api/v1/agents/:agentId', kind: 'api'},
+  {method: 'GET', path: '/api/v1/agents/:agentId/tools', kind: 'api'},
+  {method: 'DELETE', path: '/api/v1/agents/:agentId/tools/grants', kind: 'api'},
   {
     method: 'POST',
     path: '/api/v1/apply/plan',
@@ -73,6 +75,7 @@ const ROUTES: Route[] = [
   {method: 'DELETE', path: '/api/v1/sessions/:key', kind: 'api'},
   {method: 'POST', path: '/api/v1/sessions/:key/messages', kind: 'api', body: () => ({content: 'hello', dryRun: false})},
   {method: 'GET', path: '/api/v1/sessions/:key/events', kind: 'api'},
+  {method: 'POST', path: '/api/v1/sessions/:key/approvals/:callId', kind: 'api', body: () => ({decision: 'once'})},
   {method: 'POST', path: '/oauth/device/code', kind: 'oauth-rfc', form: true, body: () => ({client_id: 'lobu-cli', scope: 'chat'})},
   {method: 'POST', path: '/oauth/token', kind: 'oauth-rfc', form: true, body: () => ({grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x', client_id: 'lobu-cli'})},
   {method: 'GET', path: '/device', kind: 'html'},
@@ -191,6 +194,7 @@ interface Params {
   connId: string
   /** A user who is not the admin (the fuzzer must not remove the token's own user). */
   user: string
+  callId: string
 }
 
 function paramValue(valid: string): fc.Arbitrary<string> {
@@ -229,7 +233,7 @@ interface Req {
 function requestFor(params: Params): fc.Arbitrary<Req> {
   return fc.constantFrom(...ROUTES).chain((route) => {
     const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1] as keyof Params)
-    const pathArb = fc.tuple(...names.map((n) => paramValue(params[n])), fc.constantFrom('', '', '', '?x=1', '?agentId=%00', '?user_code=%ED%A0%80', '?state=a&code=b', '?agentId=helper')).map((values) => {
+    const pathArb = fc.tuple(...names.map((n) => paramValue(params[n])), fc.constantFrom('', '', '', '?x=1', '?agentId=%00', '?user_code=%ED%A0%80', '?state=a&code=b', '?agentId=helper', '?pattern=*', '?pattern=%00')).map((values) => {
       let i = 0
       const path = route.path.replace(/:(\w+)/g, () => values[i++] as string)
       return path + (values[values.length - 1] as string)
@@ -337,7 +341,7 @@ describe('fuzzer over every gateway route', () => {
     const session = await gw.api('/api/v1/sessions', {method: 'POST', body: {agentId: 'helper', thread: 'fuzz'}})
     expect(session.status, session.text).toBeLessThan(300)
     const org = await gw.createOrg('fuzz-target')
-    params = {tokenId: token.body.id, slug: org.slug, agentId: 'helper', key: session.body.sessionKey, connId: '00000000-0000-0000-0000-000000000000', user: org.userId}
+    params = {tokenId: token.body.id, slug: org.slug, agentId: 'helper', key: session.body.sessionKey, connId: '00000000-0000-0000-0000-000000000000', user: org.userId, callId: 'call_1'}
     secrets = [gw.adminToken, ENCRYPTION_KEY, PROVIDER_SECRET, OPENAI_ENV_KEY, key.toString('base64'), key.toString('hex')]
   })
   afterAll(async () => {
