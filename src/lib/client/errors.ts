@@ -90,7 +90,7 @@ export function httpError(status: number, bodyText: string, target: ClientTarget
     // a missing agent: exit 1 with where agents come from, not an auth failure.
     error = new OperationError(server.message!.replace(/ or is not accessible with this token$/, ' on this gateway'), {
       code: 'AGENT_NOT_FOUND',
-      hint: 'Agents come from lobu.toml: declare it there and run `lobu apply` (or `lobu run` in the project), or pick another with -a',
+      hint: 'lobu agents list shows the agents you can see; an agent comes from lobu.toml: declare it there and run `lobu apply` (or `lobu run` in the project)',
     })
   } else if (status === 403) {
     error = new AuthError(server.message ?? 'forbidden: the token lacks a scope for this request', {
