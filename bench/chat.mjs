@@ -279,7 +279,7 @@ async function concurrentRound({gateway, streamTurn, target}, b, errorSamples) {
   const phase1 = phaseCpu(gateway)
   const threads0 = cpuTimes(gateway.child.pid)
   w0 = performance.now()
-  const via = await Promise.allSettled(sessions.map((s) => gatewayTurn(gateway, s.sessionKey, 'hi')))
+  const via = await Promise.allSettled(sessions.map((s, i) => gatewayTurn({...gateway, token: gateway.tokens[i % gateway.tokens.length]}, s.sessionKey, 'hi')))
   b.wallGateway.push(performance.now() - w0)
   // What the gateway does for these turns after their `done` (storing them) counts as theirs, and
   // must not run into the next round's direct turns.
@@ -386,7 +386,14 @@ try {
   const env = box.env({OPENAI_API_KEY: KEY})
   const run = await startLobuRun({cwd: project, env, nodeArgs: [...profArgs(), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])]})
   const {token} = JSON.parse(await cliRun(['token', 'create', '-c', 'local', '--name', 'bench-chat', '--scope', 'chat', '--json'], project, env))
-  gateway = {...run, token}
+  // A token may hold at most 32 open event streams (docs/SECURITY.md, S29): part b's concurrent
+  // turns are spread over enough tokens of the same user (sessions belong to the user, not the token).
+  const tokens = [token]
+  const perToken = 32
+  while (PARTS.includes('b') && tokens.length * perToken < CONCURRENT) {
+    tokens.push(JSON.parse(await cliRun(['token', 'create', '-c', 'local', '--name', `bench-chat-${tokens.length}`, '--scope', 'chat', '--json'], project, env)).token)
+  }
+  gateway = {...run, token, tokens}
 
   const providers = await import(pathToFileURL(path.join(root, 'dist/lib/gateway/providers/index.js')).href)
   closeProviderAgent = providers.closeProviderAgent

@@ -39,7 +39,9 @@ const burners = Array.from({length: load}, () => spawnTracked(process.execPath, 
 
 function tokenFor(url) {
   const file = JSON.parse(readFileSync(path.join(env.LOBU_CONFIG_DIR, 'credentials.json'), 'utf8'))
-  return file.tokens[url]?.token ?? file.tokens[new URL(url).origin]?.token
+  // credentials.json version 2: accounts per origin; the local admin account of `lobu run`.
+  const accounts = file.origins?.[new URL(url).origin]?.accounts ?? []
+  return (accounts.find((a) => a.kind === 'local-admin') ?? accounts[0])?.token
 }
 
 async function api(url, token, p, {method = 'GET', body, signal} = {}) {
