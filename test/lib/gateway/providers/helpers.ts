@@ -1,5 +1,24 @@
-import type {FakeProvider} from '../../../support/fake-provider.js'
-import {ProviderError, streamTurn, type Dialect, type ProviderEvent, type ProviderTarget, type TurnInput} from '../../../../src/lib/gateway/providers/index.js'
+import {afterAll, beforeAll, beforeEach} from 'vitest'
+
+import {startFakeProvider, type FakeProvider} from '../../../support/fake-provider.js'
+import {ProviderError, closeProviderAgent, streamTurn, type Dialect, type ProviderEvent, type ProviderTarget, type TurnInput} from '../../../../src/lib/gateway/providers/index.js'
+
+/**
+ * One fake provider for a test file: started before its tests, reset before each, closed (with
+ * the provider layer's connection pool) after them. `onStart` receives it.
+ */
+export function withFakeProvider(onStart: (fake: FakeProvider) => void): void {
+  let fake: FakeProvider | undefined
+  beforeAll(async () => {
+    fake = await startFakeProvider()
+    onStart(fake)
+  })
+  afterAll(async () => {
+    await closeProviderAgent()
+    await fake?.close()
+  })
+  beforeEach(() => fake?.reset())
+}
 
 export const KEY = 'sk-test-Zq81mXv0Lw3Np7Rk2Ys5Tb9U'
 

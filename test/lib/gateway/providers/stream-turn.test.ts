@@ -4,20 +4,12 @@ import type {AddressInfo} from 'node:net'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {startFakeProvider, type FakeProvider} from '../../../support/fake-provider.js'
 import {closeProviderAgent, resolveTarget, streamTurn, type Dialect} from '../../../../src/lib/gateway/providers/index.js'
-import {KEY, MODELS, run, targetFor} from './helpers.js'
+import {KEY, MODELS, run, targetFor, withFakeProvider} from './helpers.js'
 
 const DIALECTS: Dialect[] = ['openai', 'anthropic', 'gemini']
 
 let fake: FakeProvider
-
-beforeAll(async () => {
-  fake = await startFakeProvider()
-})
-afterAll(async () => {
-  await closeProviderAgent()
-  await fake.close()
-})
-beforeEach(() => fake.reset())
+withFakeProvider((f) => (fake = f))
 
 function expectNoKey(message: string): void {
   expect(message).not.toContain(KEY)

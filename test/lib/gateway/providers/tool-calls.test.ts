@@ -4,11 +4,11 @@
  * back in a form the fake (which checks each service's pairing rules) accepts and reads back.
  */
 import OpenAI from 'openai'
-import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
-import {startFakeProvider, type FakeProvider, type FakeTurn} from '../../../support/fake-provider.js'
+import {describe, expect, it} from 'vitest'
+import {type FakeProvider, type FakeTurn} from '../../../support/fake-provider.js'
 import {normalizeConversation} from '../../../../src/lib/gateway/providers/history.js'
-import {closeProviderAgent, type ChatMessage, type Dialect, type ProviderEvent, type ToolCall} from '../../../../src/lib/gateway/providers/index.js'
-import {run, targetFor} from './helpers.js'
+import {type ChatMessage, type Dialect, type ProviderEvent, type ToolCall} from '../../../../src/lib/gateway/providers/index.js'
+import {run, targetFor, withFakeProvider} from './helpers.js'
 
 const DIALECTS: Dialect[] = ['openai', 'anthropic', 'gemini']
 
@@ -18,15 +18,7 @@ const TOOLS = [
 ]
 
 let fake: FakeProvider
-
-beforeAll(async () => {
-  fake = await startFakeProvider()
-})
-afterAll(async () => {
-  await closeProviderAgent()
-  await fake.close()
-})
-beforeEach(() => fake.reset())
+withFakeProvider((f) => (fake = f))
 
 const callsOf = (events: ProviderEvent[]): ToolCall[] =>
   events.flatMap((e) => (e.type === 'tool_call' ? [{callId: e.callId, name: e.name, arguments: e.arguments, ...(e.signature ? {signature: e.signature} : {})}] : []))

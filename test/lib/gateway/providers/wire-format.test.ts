@@ -4,22 +4,13 @@
  * the harder parts of each format (tool-call fragments by index, pings, thought parts).
  */
 import {readFileSync} from 'node:fs'
-import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {beforeEach, describe, expect, it} from 'vitest'
 import {googleJson, startFakeProvider, type FakeProvider} from '../../../support/fake-provider.js'
 import OpenAI from 'openai'
-import {closeProviderAgent} from '../../../../src/lib/gateway/providers/index.js'
-import {run, targetFor} from './helpers.js'
+import {run, targetFor, withFakeProvider} from './helpers.js'
 
 let fake: FakeProvider
-
-beforeAll(async () => {
-  fake = await startFakeProvider()
-})
-afterAll(async () => {
-  await closeProviderAgent()
-  await fake.close()
-})
-beforeEach(() => fake.reset())
+withFakeProvider((f) => (fake = f))
 
 async function post(path: string, body: unknown): Promise<{status: number; contentType: string | null; retryAfter: string | null; text: string}> {
   const res = await fetch(`http://127.0.0.1:${fake.port}${path}`, {
